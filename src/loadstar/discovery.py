@@ -1,0 +1,58 @@
+"""A table's files in the bucket, in the order they must load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from loadstar.keys import instant_from_key, remainder
+from loadstar.s3 import S3Object, list_objects
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One Parquet file of a table, as listed, with the instant it was written."""
+
+    key: str
+    etag: str
+    size: int
+    instant: datetime
+    stamped: bool
+    """True when the instant came from the key; False when from LastModified."""
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Sort key: the instant, then the key for files of the same instant."""
+        return (self.instant, self.key)
+
+
+def source_file(prefix: str, obj: S3Object) -> SourceFile | None:
+    """The listed object as a file of the table with ``prefix``, or None if it is not one."""
+    rest = remainder(prefix, obj.key)
+    if rest is None:
+        return None
+    instant = instant_from_key(rest)
+    stamped = instant is not None
+    if instant is None:
+        modified = obj.last_modified
+        instant = (modified if modified.tzinfo else modified.replace(tzinfo=UTC)).astimezone(UTC)
+    return SourceFile(key=obj.key, etag=obj.etag, size=obj.size, instant=instant, stamped=stamped)
+
+
+def table_files(s3: S3Client, bucket: str, prefix: str) -> list[SourceFile]:
+    """Every Parquet file of the table under ``prefix``, oldest first."""
+    files = [f for obj in list_objects(s3, bucket, prefix) if (f := source_file(prefix, obj))]
+    files.sort(key=lambda f: f.order)
+    return files
+
+
+def latest_file(s3: S3Client, bucket: str, prefix: str) -> SourceFile:
+    """The newest file under ``prefix``; `FileNotFoundError` naming both when there is none."""
+    files = table_files(s3, bucket, prefix)
+    if not files:
+        raise FileNotFoundError(f"no Parquet file under prefix {prefix!r} in bucket {bucket!r}")
+    return files[-1]

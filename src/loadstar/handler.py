@@ -1,0 +1,55 @@
+"""The Lambda entry point: ``loadstar.handler.lambda_handler``.
+
+A thin adapter over `loadstar.pipeline.run`: settings from the environment
+(an event may name the bucket), the Lambda context for the time budget and
+log lines, and an exception when any file failed so that Lambda's Errors
+metric, retries and alarms see it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from loadstar import logs, pipeline
+from loadstar.config import load_settings
+from loadstar.errors import ConfigError, LoadFailedError, LoadstarError
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Load every pending file, dimensions first; the run's JSON-able summary.
+
+    Raises `LoadFailedError` (after logging the summary) when any file failed.
+    """
+    logs.configure_logging()
+    logs.clear()
+    request_id = getattr(context, "aws_request_id", None)
+    if request_id:
+        logs.bind(request_id=request_id, function_name=getattr(context, "function_name", None))
+    try:
+        settings = load_settings(bucket=bucket_from_event(event))
+        summary = pipeline.run(settings, context=context).to_dict()
+    except LoadstarError as exc:
+        logs.event("run_failed", logging.ERROR, error=str(exc), error_type=type(exc).__name__)
+        raise
+    if summary["status"] == "failed":
+        raise LoadFailedError(summary)
+    return summary
+
+
+def bucket_from_event(event: Any) -> str | None:
+    """The bucket an event names, as ``bucket`` or ``detail.bucket``; None if it names none."""
+    if not isinstance(event, Mapping):
+        return None
+    candidates = [event.get("bucket")]
+    detail = event.get("detail")
+    if isinstance(detail, Mapping):
+        candidates.append(detail.get("bucket"))
+    for value in candidates:
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"the event's bucket must be a non-empty string, got {value!r}")
+        return value
+    return None

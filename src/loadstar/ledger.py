@@ -1,0 +1,218 @@
+"""The load ledger and the run lock, both in the warehouse itself.
+
+The ledger row that says a file is loaded commits in the same transaction as
+the file's rows, so the two can never disagree: a crash before commit leaves
+neither, a crash after leaves both. The ledger, not any S3 tag, is the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from psycopg import sql
+
+from loadstar.discovery import SourceFile
+from loadstar.warehouse.connection import Connection
+
+LEDGER_TABLE = "load_ledger"
+# The advisory lock's first key says "loadstar"; the second is the ledger
+# schema's hash, so separate ledgers in one database do not block each other.
+_LOCK_CLASS = 0x4C53
+
+
+class Status(StrEnum):
+    LOADED = "loaded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """An operator decided the file must not load."""
+    OUT_OF_ORDER = "out_of_order"
+    """A dimension file older than one already applied; reported, never applied."""
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    key: str
+    table_name: str
+    etag: str
+    status: Status
+    file_instant: datetime
+    attempts: int
+    reason: str | None
+
+
+def _table(schema: str) -> sql.Identifier:
+    return sql.Identifier(schema, LEDGER_TABLE)
+
+
+def ensure_ledger(conn: Connection, schema: str) -> None:
+    """Create the ledger's schema and table when they are missing (idempotent)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT to_regclass(%s)", (sql.Identifier(schema, LEDGER_TABLE).as_string(conn),)
+        )
+        row = cur.fetchone()
+        if row is not None and row[0] is not None:
+            return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        cur.execute(ledger_ddl(schema))
+
+
+def ledger_ddl(schema: str) -> sql.Composed:
+    return sql.SQL("""
+        CREATE TABLE IF NOT EXISTS {table} (
+            bucket        text        NOT NULL,
+            key           text        NOT NULL,
+            table_name    text        NOT NULL,
+            etag          text        NOT NULL,
+            size_bytes    bigint      NOT NULL,
+            file_instant  timestamptz NOT NULL,
+            status        text        NOT NULL
+                CHECK (status IN ('loaded', 'failed', 'skipped', 'out_of_order')),
+            rows_in_file  bigint,
+            rows_written  bigint,
+            attempts      integer     NOT NULL DEFAULT 0,
+            reason        text,
+            run_id        text,
+            first_seen_at timestamptz NOT NULL DEFAULT now(),
+            updated_at    timestamptz NOT NULL DEFAULT now(),
+            loaded_at     timestamptz,
+            PRIMARY KEY (bucket, key)
+        );
+        CREATE INDEX IF NOT EXISTS {index} ON {table} (bucket, table_name, file_instant)
+    """).format(table=_table(schema), index=sql.Identifier(f"{LEDGER_TABLE}_table_idx"))
+
+
+def try_lock(conn: Connection, schema: str) -> bool:
+    """Take the run lock for this ledger without waiting; held until unlock or disconnect."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
+        row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def unlock(conn: Connection, schema: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
+
+
+def rows_for_table(conn: Connection, schema: str, bucket: str, table: str) -> dict[str, LedgerRow]:
+    """What the ledger knows of the table's files in the bucket, by key."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT key, table_name, etag, status, file_instant, attempts, reason "
+                "FROM {} WHERE bucket = %s AND table_name = %s"
+            ).format(_table(schema)),
+            (bucket, table),
+        )
+        return {
+            str(r[0]): LedgerRow(
+                key=str(r[0]),
+                table_name=str(r[1]),
+                etag=str(r[2]),
+                status=Status(r[3]),
+                file_instant=r[4],
+                attempts=int(r[5]),
+                reason=r[6],
+            )
+            for r in cur.fetchall()
+        }
+
+
+def claim(
+    conn: Connection, schema: str, bucket: str, table: str, file: SourceFile, run_id: str
+) -> bool:
+    """Inside the file's transaction: lock its ledger row for loading.
+
+    False when another run has loaded it meanwhile. The row lock this takes
+    also serialises two loaders that somehow both hold no run lock.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                INSERT INTO {table} AS l
+                    (bucket, key, table_name, etag, size_bytes, file_instant, status,
+                     attempts, run_id)
+                VALUES (%s, %s, %s, %s, %s, %s, 'loaded', 1, %s)
+                ON CONFLICT (bucket, key) DO UPDATE
+                SET etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes,
+                    file_instant = EXCLUDED.file_instant, table_name = EXCLUDED.table_name,
+                    status = 'loaded', attempts = l.attempts + 1, run_id = EXCLUDED.run_id
+                WHERE l.status NOT IN ('loaded', 'skipped')
+                RETURNING 1
+            """).format(table=_table(schema)),
+            (bucket, file.key, table, file.etag, file.size, file.instant, run_id),
+        )
+        return cur.fetchone() is not None
+
+
+def mark_loaded(
+    conn: Connection, schema: str, bucket: str, key: str, rows_in_file: int, rows_written: int
+) -> None:
+    """Inside the file's transaction, after its rows: complete the ledger row."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                UPDATE {table}
+                SET rows_in_file = %s, rows_written = %s, reason = NULL,
+                    loaded_at = now(), updated_at = now()
+                WHERE bucket = %s AND key = %s
+            """).format(table=_table(schema)),
+            (rows_in_file, rows_written, bucket, key),
+        )
+
+
+def record(
+    conn: Connection,
+    schema: str,
+    bucket: str,
+    table: str,
+    file: SourceFile,
+    status: Status,
+    reason: str,
+    run_id: str,
+) -> None:
+    """In a transaction of its own: a file that did not load, and why."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                INSERT INTO {table} AS l
+                    (bucket, key, table_name, etag, size_bytes, file_instant, status,
+                     attempts, reason, run_id)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (bucket, key) DO UPDATE
+                SET etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes,
+                    status = EXCLUDED.status, reason = EXCLUDED.reason,
+                    attempts = l.attempts + EXCLUDED.attempts,
+                    run_id = EXCLUDED.run_id, updated_at = now()
+                WHERE l.status <> 'loaded'
+            """).format(table=_table(schema)),
+            (
+                bucket,
+                file.key,
+                table,
+                file.etag,
+                file.size,
+                file.instant,
+                status.value,
+                1 if status is Status.FAILED else 0,
+                reason,
+                run_id,
+            ),
+        )
+
+
+def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> bool:
+    """Operator action: never load this key (it must already be known to the ledger)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                UPDATE {table} SET status = 'skipped', reason = %s, updated_at = now()
+                WHERE bucket = %s AND key = %s AND status <> 'loaded'
+            """).format(table=_table(schema)),
+            (reason, bucket, key),
+        )
+        return cur.rowcount == 1

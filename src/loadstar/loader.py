@@ -1,0 +1,132 @@
+"""Loading one file: S3 object → Parquet batches → typed batches → warehouse, once.
+
+The file's rows and its ledger row commit in one transaction; anything that
+goes wrong rolls both back and the failure is recorded on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from loadstar import ledger, logs
+from loadstar.casting import cast_batch
+from loadstar.config import TableSpec
+from loadstar.discovery import SourceFile
+from loadstar.errors import BadFileError, ConfigError, TransientError
+from loadstar.mapping import LoadPlan, plan_columns
+from loadstar.parquet import ParquetSource
+from loadstar.s3 import open_object, tag_loaded
+from loadstar.summary import FileOutcome
+from loadstar.warehouse.catalog import TableInfo
+from loadstar.warehouse.connection import Connection
+from loadstar.warehouse.write import WriteResult, write_rows
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class RunContext:
+    conn: Connection
+    s3: S3Client
+    bucket: str
+    ledger_schema: str
+    run_id: str
+
+
+def typed_batches(batches: Iterator[pa.RecordBatch], plan: LoadPlan) -> Iterator[pa.RecordBatch]:
+    """The batches cast to the table's types; errors name the file row."""
+    offset = 0
+    for batch in batches:
+        yield cast_batch(batch, plan, first_row=offset)
+        offset += batch.num_rows
+
+
+def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile) -> FileOutcome:
+    """Load one file exactly once; a bad file is recorded as failed, never half-loaded."""
+    started = time.monotonic()
+    outcome = FileOutcome(table=spec.name, key=file.key, status="loaded", size_bytes=file.size)
+    try:
+        result = _load(ctx, spec, table, file)
+    except Exception as exc:
+        # Anything else is a defect, but still this file's failure: the other
+        # files and tables load, and the run reports it loudly.
+        reason = _reason(exc, file, table)
+        outcome.status, outcome.reason = "failed", reason
+        if not ctx.conn.broken:
+            ledger.record(
+                ctx.conn,
+                ctx.ledger_schema,
+                ctx.bucket,
+                spec.name,
+                file,
+                ledger.Status.FAILED,
+                reason,
+                ctx.run_id,
+            )
+    else:
+        if result is None:
+            outcome.status = "already_loaded"
+        else:
+            outcome.rows_in, outcome.rows_written = result.rows_in, result.rows_written
+            tag_loaded(
+                ctx.s3, ctx.bucket, file.key, datetime.now(UTC).isoformat(timespec="seconds")
+            )
+    outcome.seconds = time.monotonic() - started
+    _log(outcome)
+    return outcome
+
+
+def _load(
+    ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile
+) -> WriteResult | None:
+    with open_object(ctx.s3, ctx.bucket, file.key, etag=file.etag) as data:
+        source = ParquetSource(data, key=file.key)
+        plan = plan_columns(source.schema, spec, table)
+        with ctx.conn.transaction():
+            if not ledger.claim(
+                ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name, file, ctx.run_id
+            ):
+                return None
+            result = write_rows(ctx.conn, plan, typed_batches(source.batches(), plan))
+            ledger.mark_loaded(
+                ctx.conn,
+                ctx.ledger_schema,
+                ctx.bucket,
+                file.key,
+                result.rows_in,
+                result.rows_written,
+            )
+    return result
+
+
+def _reason(exc: Exception, file: SourceFile, table: TableInfo) -> str:
+    if isinstance(exc, BadFileError):
+        return str(exc.located(key=file.key, table=table.qualified_name))
+    kind = "" if isinstance(exc, ConfigError | TransientError) else f"{type(exc).__name__}: "
+    return f"file {file.key!r}, table {table.qualified_name}: {kind}{exc}"
+
+
+def _log(outcome: FileOutcome) -> None:
+    fields = {
+        "table": outcome.table,
+        "key": outcome.key,
+        "status": outcome.status,
+        "rows_in": outcome.rows_in,
+        "rows_written": outcome.rows_written,
+        "bytes": outcome.size_bytes,
+        "seconds": round(outcome.seconds, 3),
+    }
+    if outcome.status == "loaded" and outcome.seconds > 0:
+        fields["rows_per_second"] = round(outcome.rows_in / outcome.seconds)
+    if outcome.reason:
+        fields["reason"] = outcome.reason
+    level = logging.ERROR if outcome.status == "failed" else logging.INFO
+    logs.event(f"file_{outcome.status}", level, **fields)

@@ -1,0 +1,134 @@
+"""Which file column feeds which warehouse column.
+
+Columns are matched by name against the warehouse's own description of the
+table. A file may leave out nullable columns (they load as NULL or their
+default); a column the table does not have is an error, never dropped
+silently; a warehouse-generated surrogate key of a fact table is always left
+to the warehouse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from loadstar.config import TableSpec
+from loadstar.errors import BadFileError, ConfigError
+from loadstar.warehouse.catalog import Column, TableInfo
+
+# pandas writes a non-default index as extra columns with these names; they
+# carry no data the warehouse asked for.
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    source: str
+    column: Column
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How one file's columns land in one table."""
+
+    spec: TableSpec
+    table: TableInfo
+    columns: tuple[ColumnMap, ...]
+    ignored: tuple[str, ...] = ()
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        return tuple(m.column.name for m in self.columns)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns that identify a row: the PK of a dimension, the version key of a fact."""
+        return self.table.primary_key if self.spec.kind == "dimension" else self.spec.version_key
+
+
+def check_table(spec: TableSpec, table: TableInfo) -> None:
+    """Catalogue and warehouse agree on what loading this table needs."""
+    if spec.kind == "dimension" and not table.primary_key:
+        raise ConfigError(
+            f"dimension table {table.qualified_name} has no primary key; "
+            "loadstar upserts dimensions on their primary key"
+        )
+    for name in spec.version_key:
+        if table.column(name) is None:
+            raise ConfigError(
+                f"version_key of {spec.name} names column {name!r}, "
+                f"which {table.qualified_name} does not have"
+            )
+    for source, target in spec.rename.items():
+        if table.column(target) is None:
+            raise ConfigError(
+                f"rename of {spec.name} maps {source!r} to {target!r}, "
+                f"which {table.qualified_name} does not have"
+            )
+
+
+def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPlan:
+    """Match the file's columns to the table's; `BadFileError` naming any that do not fit."""
+    where = table.qualified_name
+    by_lower: dict[str, list[Column]] = {}
+    for col in table.columns:
+        by_lower.setdefault(col.name.lower(), []).append(col)
+
+    maps: list[ColumnMap] = []
+    ignored: list[str] = []
+    unknown: list[str] = []
+    seen: dict[str, str] = {}
+    for source in schema.names:
+        if _PANDAS_INDEX.fullmatch(source):
+            ignored.append(source)
+            continue
+        target_name = spec.rename.get(source, source)
+        column = table.column(target_name)
+        if column is None:
+            candidates = by_lower.get(target_name.lower(), [])
+            column = candidates[0] if len(candidates) == 1 else None
+        if column is None:
+            unknown.append(source)
+            continue
+        if spec.kind == "fact" and column.generated and column.name in table.primary_key:
+            ignored.append(source)
+            continue
+        if column.name in seen:
+            raise BadFileError(
+                f"columns {seen[column.name]!r} and {source!r} both map to {column.name!r}",
+                table=where,
+                column=column.name,
+            )
+        seen[column.name] = source
+        maps.append(ColumnMap(source=source, column=column))
+
+    if unknown:
+        known = ", ".join(c.name for c in table.columns)
+        raise BadFileError(
+            f"unknown column(s) {', '.join(repr(u) for u in unknown)}: the table has no such "
+            f"column (it has {known}); add a rename to the table catalogue if the names differ",
+            table=where,
+            column=unknown[0],
+        )
+
+    loaded = {m.column.name for m in maps}
+    missing = [
+        c.name
+        for c in table.columns
+        if c.not_null and not c.has_default and not c.generated and c.name not in loaded
+    ]
+    needed = [c for c in (*spec.version_key, *_dimension_key(spec, table)) if c not in loaded]
+    for name in (*missing, *needed):
+        raise BadFileError(
+            f"the file has no column {name!r}, which the table needs "
+            f"({'NOT NULL' if name in missing else 'key column'})",
+            table=where,
+            column=name,
+        )
+    return LoadPlan(spec=spec, table=table, columns=tuple(maps), ignored=tuple(ignored))
+
+
+def _dimension_key(spec: TableSpec, table: TableInfo) -> tuple[str, ...]:
+    return table.primary_key if spec.kind == "dimension" else ()

@@ -1,0 +1,50 @@
+"""Reading Parquet: the schema up front, then record batches, never the whole file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loadstar.errors import BadFileError
+
+BATCH_ROWS = 65_536
+
+
+class ParquetSource:
+    """One Parquet file opened for streaming; corrupt input becomes `BadFileError`."""
+
+    def __init__(self, data: IO[bytes], *, key: str) -> None:
+        self.key = key
+        try:
+            self._file = pq.ParquetFile(data)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise BadFileError(f"not a readable Parquet file: {_reason(exc)}", key=key) from None
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._file.schema_arrow
+
+    @property
+    def num_rows(self) -> int:
+        return int(self._file.metadata.num_rows)
+
+    def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Record batches of at most ``batch_rows`` rows, decoded one row group at a time."""
+        try:
+            yield from self._file.iter_batches(batch_size=batch_rows)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise BadFileError(f"Parquet data is corrupt: {_reason(exc)}", key=self.key) from None
+
+    def read_all(self) -> pa.Table:
+        try:
+            return self._file.read()
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise BadFileError(f"Parquet data is corrupt: {_reason(exc)}", key=self.key) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,117 @@
+"""One run: under the run lock, every table's pending files, dimensions before facts."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Collection
+from contextlib import closing
+from typing import TYPE_CHECKING
+
+from loadstar import ledger, logs
+from loadstar.budget import Budget
+from loadstar.config import Settings, TableKind, TableSpec
+from loadstar.discovery import table_files
+from loadstar.errors import LoadstarError
+from loadstar.loader import RunContext, load_file
+from loadstar.mapping import check_table
+from loadstar.pending import pending_files
+from loadstar.s3 import s3_client
+from loadstar.summary import RunSummary, TableSummary
+from loadstar.warehouse.catalog import describe_table
+from loadstar.warehouse.connection import open_connection
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SKIPPED_LOCKED = "skipped: another load is in progress"
+_KIND_ORDER: dict[TableKind, int] = {"dimension": 0, "fact": 1}
+
+
+def run(
+    settings: Settings,
+    *,
+    kinds: Collection[TableKind] = ("dimension", "fact"),
+    context: object | None = None,
+    s3: S3Client | None = None,
+) -> RunSummary:
+    """Load every pending file of the selected tables; never raises for a bad file."""
+    started = time.monotonic()
+    summary = RunSummary(run_id=uuid.uuid4().hex[:12], bucket=settings.require_bucket())
+    budget = Budget(context, settings.time_reserve_seconds)
+    with closing(open_connection(settings)) as conn:
+        if not ledger.try_lock(conn, settings.ledger_schema):
+            summary.skipped_reason = SKIPPED_LOCKED
+        else:
+            ledger.ensure_ledger(conn, settings.ledger_schema)
+            ctx = RunContext(
+                conn, s3 or s3_client(), summary.bucket, settings.ledger_schema, summary.run_id
+            )
+            specs = sorted(
+                (t for t in settings.tables if t.kind in kinds), key=lambda t: _KIND_ORDER[t.kind]
+            )
+            for spec in specs:
+                if summary.stopped_early:
+                    # Facts wait for their dimensions: once time runs short,
+                    # every later table waits for the next run.
+                    summary.not_reached.append(spec.name)
+                    continue
+                _load_table(ctx, settings, spec, summary.table(spec.name), budget)
+                summary.stopped_early = bool(summary.table(spec.name).pending)
+    summary.seconds = time.monotonic() - started
+    _log_run(summary)
+    return summary
+
+
+def _load_table(
+    ctx: RunContext, settings: Settings, spec: TableSpec, out: TableSummary, budget: Budget
+) -> None:
+    try:
+        files = table_files(ctx.s3, ctx.bucket, spec.prefix)
+        known = ledger.rows_for_table(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name)
+        todo = pending_files(spec.kind, files, known)
+        for file, row in todo.changed:
+            out.skip(file.key, f"changed after it was loaded: ETag {row.etag} is now {file.etag}")
+        for file in todo.out_of_order:
+            reason = "out of order: older than a file of this table already applied"
+            out.skip(file.key, reason)
+            ledger.record(
+                ctx.conn,
+                ctx.ledger_schema,
+                ctx.bucket,
+                spec.name,
+                file,
+                ledger.Status.OUT_OF_ORDER,
+                reason,
+                ctx.run_id,
+            )
+        if not todo.to_load:
+            return
+        table = describe_table(ctx.conn, spec.name, settings.schema)
+        check_table(spec, table)
+    except LoadstarError as exc:
+        out.error = str(exc)
+        logs.event("table_failed", logging.ERROR, table=spec.name, error=out.error)
+        return
+
+    for index, file in enumerate(todo.to_load):
+        if not budget.allows(file.size):
+            out.pending = [f.key for f in todo.to_load[index:]]
+            return
+        outcome = load_file(ctx, spec, table, file)
+        budget.spent(file.size, outcome.seconds)
+        out.add(outcome)
+        if outcome.status == "failed" and spec.kind == "dimension":
+            # Later files of a dimension must not overwrite what the failed one
+            # would have set; they wait until it loads or is skipped.
+            for held in todo.to_load[index + 1 :]:
+                out.skip(held.key, f"held back: earlier file {file.key!r} failed")
+            return
+
+
+def _log_run(summary: RunSummary) -> None:
+    data = summary.to_dict()
+    data.pop("tables")
+    level = logging.ERROR if summary.failed else logging.INFO
+    logs.event("run_finished", level, **data)

@@ -1,0 +1,149 @@
+"""The S3 adapter: a client with deliberate retries, listing, reading, tagging.
+
+Any S3 API works through boto3's own ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``
+(moto's server, MinIO, LocalStack).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from loadstar import logs
+from loadstar.errors import BadFileError, ConfigError, FileChangedError, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+LOADED_TAG = "loadstar-loaded"
+
+# Standard mode retries throttling (503 SlowDown), 500s and dropped connections
+# with exponential backoff and jitter; five attempts in all keeps a scheduled
+# run from stalling for minutes on an outage it cannot outlast anyway.
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=60,
+)
+
+# Objects up to this size stay in memory while they are read; larger ones
+# spill to a temporary file (Lambda's /tmp), so memory stays flat.
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One object as the listing saw it."""
+
+    key: str
+    etag: str
+    size: int
+    last_modified: datetime
+
+
+def s3_client() -> S3Client:
+    """A client for S3 or whatever ``AWS_ENDPOINT_URL[_S3]`` points boto3 at."""
+    return boto3.client("s3", config=RETRY_CONFIG)
+
+
+def secrets_client() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=RETRY_CONFIG)
+
+
+def list_objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[S3Object]:
+    """Every object under ``prefix``, following every page of the listing."""
+    paginator = s3.get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield S3Object(
+                    key=obj["Key"],
+                    etag=normalise_etag(obj["ETag"]),
+                    size=obj["Size"],
+                    last_modified=obj["LastModified"],
+                )
+    except ClientError as exc:
+        raise _classify(exc, bucket=bucket, what=f"listing prefix {prefix!r}") from exc
+    except BotoCoreError as exc:
+        raise TransientError(f"s3://{bucket}: listing prefix {prefix!r} failed: {exc}") from exc
+
+
+def open_object(s3: S3Client, bucket: str, key: str, *, etag: str | None = None) -> IO[bytes]:
+    """The object's bytes in a seekable spooled file; with ``etag``, exactly those bytes.
+
+    Reading with ``IfMatch`` guarantees the bytes loaded are the ones whose ETag
+    the ledger records: if the object was overwritten since it was listed, the
+    read fails with `FileChangedError` instead of loading other bytes.
+    """
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115 - returned to the caller, who closes it
+    try:
+        if etag is None:
+            response = s3.get_object(Bucket=bucket, Key=key)
+        else:
+            response = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+        body = response["Body"]
+        try:
+            shutil.copyfileobj(body, spool, _CHUNK)
+        finally:
+            body.close()
+    except ClientError as exc:
+        spool.close()
+        if etag is None and _code(exc) in ("NoSuchKey", "404"):
+            raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
+        raise _classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
+    except (BotoCoreError, OSError) as exc:
+        spool.close()
+        raise TransientError(f"s3://{bucket}/{key}: read failed: {exc}") from exc
+    spool.seek(0)
+    return spool
+
+
+def tag_loaded(s3: S3Client, bucket: str, key: str, value: str) -> bool:
+    """Mark an object loaded, keeping its other tags. Best effort: the ledger is the truth."""
+    try:
+        existing = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+        tags = [t for t in existing if t["Key"] != LOADED_TAG]
+        tags.append({"Key": LOADED_TAG, "Value": value})
+        s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tags[-10:]})
+    except (ClientError, BotoCoreError) as exc:
+        logs.event("tag_failed", logging.WARNING, bucket=bucket, key=key, error=str(exc))
+        return False
+    return True
+
+
+def normalise_etag(etag: str) -> str:
+    return etag.strip('"')
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _classify(exc: ClientError, *, bucket: str, what: str) -> Exception:
+    error: dict[str, Any] = dict(exc.response.get("Error", {}))
+    code = _code(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    where = f"s3://{bucket}: {what}"
+    if code == "NoSuchBucket":
+        return ConfigError(f"{where}: bucket {bucket!r} does not exist")
+    if code in ("AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return ConfigError(f"{where}: access denied ({code}); check the role's S3 permissions")
+    if code in ("PreconditionFailed", "412") or status == 412:
+        return FileChangedError(f"{where}: the object changed after it was listed")
+    if code in ("NoSuchKey", "404") or status == 404:
+        return FileChangedError(f"{where}: the object was deleted after it was listed")
+    if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout", "InternalError"):
+        return TransientError(f"{where}: {code or status}")
+    return BadFileError(f"{where}: {code or status}: {error.get('Message', '')}")

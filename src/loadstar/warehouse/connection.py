@@ -1,0 +1,132 @@
+"""Connecting to the warehouse from whichever credentials are configured.
+
+Order: ``LOADSTAR_DATABASE_URL``, then the Secrets Manager secret named by
+``LOADSTAR_DB_SECRET``, then libpq's own ``PG*`` variables. Passwords never
+reach a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from loadstar import logs
+from loadstar.config import Settings, mask_url
+from loadstar.errors import ConfigError, ConnectionFailedError, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+CONNECT_TIMEOUT_SECONDS = 10
+APPLICATION_NAME = "loadstar"
+
+
+def resolve_conninfo(
+    settings: Settings,
+    secrets: Callable[[], SecretsManagerClient] | None = None,
+) -> str:
+    """The libpq connection string the settings describe ('' means: libpq's PG* variables)."""
+    if settings.database_url:
+        return settings.database_url
+    if settings.db_secret:
+        if secrets is None:
+            from loadstar.s3 import secrets_client
+
+            secrets = secrets_client
+        return _conninfo_from_secret(secrets(), settings.db_secret)
+    return ""
+
+
+def describe_target(conninfo: str) -> str:
+    """``user@host:port/dbname`` for log lines; never the password."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return str(mask_url(conninfo))
+    host = params.get("host") or params.get("hostaddr") or "(PGHOST)"
+    port = params.get("port") or ""
+    dbname = params.get("dbname") or "(PGDATABASE)"
+    user = params.get("user") or "(PGUSER)"
+    return f"{user}@{host}{':' if port else ''}{port}/{dbname}"
+
+
+def open_connection(settings: Settings) -> Connection:
+    """A new connection to the warehouse, outside any transaction."""
+    conninfo = resolve_conninfo(settings)
+    target = describe_target(conninfo)
+    try:
+        conn: Connection = psycopg.connect(
+            conninfo,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+            # Every unit of work is an explicit `conn.transaction()` block, so
+            # a block always commits for real rather than as a savepoint.
+            autocommit=True,
+        )
+    except psycopg.OperationalError as exc:
+        reason = _scrub(str(exc).strip(), conninfo)
+        logs.event("db_connect_failed", logging.ERROR, target=target, error=reason)
+        raise ConnectionFailedError(
+            f"could not connect to the warehouse at {target}: {reason}"
+        ) from None
+    return conn
+
+
+def _conninfo_from_secret(client: SecretsManagerClient, secret_id: str) -> str:
+    try:
+        response = client.get_secret_value(SecretId=secret_id)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in (
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+            "InvalidRequestException",
+        ):
+            raise ConfigError(f"secret {secret_id!r}: {code}") from None
+        raise TransientError(f"secret {secret_id!r}: {code or 'request failed'}") from None
+    except BotoCoreError as exc:
+        raise TransientError(f"secret {secret_id!r}: {type(exc).__name__}") from None
+    try:
+        fields: dict[str, Any] = json.loads(response.get("SecretString") or "")
+    except ValueError:
+        raise ConfigError(f"secret {secret_id!r} is not a JSON object") from None
+    if not isinstance(fields, dict):
+        raise ConfigError(f"secret {secret_id!r} is not a JSON object")
+    user = fields.get("username", fields.get("user"))
+    missing = [k for k in ("host", "password") if not fields.get(k)]
+    if not user:
+        missing.append("username")
+    if missing:
+        raise ConfigError(f"secret {secret_id!r} lacks {', '.join(sorted(missing))}")
+    params: dict[str, Any] = {
+        "host": fields["host"],
+        "user": user,
+        "password": fields["password"],
+        "dbname": fields.get("dbname") or fields.get("database") or "postgres",
+    }
+    if fields.get("port"):
+        params["port"] = str(fields["port"])
+    for optional in ("sslmode", "sslrootcert"):
+        if fields.get(optional):
+            params[optional] = fields[optional]
+    return make_conninfo(**params)
+
+
+def _scrub(message: str, conninfo: str) -> str:
+    """Belt and braces: drop the password from a driver message should it ever echo it."""
+    try:
+        password = conninfo_to_dict(conninfo).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    if password:
+        message = message.replace(str(password), "***")
+    return str(mask_url(message))

@@ -1,0 +1,134 @@
+"""Shared fixtures: one embedded PostgreSQL and one S3 API server per session;
+a fresh warehouse database and a fresh bucket for every test that asks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from mypy_boto3_s3 import S3Client
+
+from loadstar.local import LOCAL_AWS_ENV, LocalServices
+from loadstar.logs import LOGGER_NAME, JsonFormatter
+from loadstar.warehouse.schema import init_warehouse
+
+TEMPLATE = "loadstar_template"
+EVENTS = Path(__file__).parent / "events"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
+    services = LocalServices(tmp_path_factory.mktemp("stack")).start()
+    yield services
+    services.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(stack: LocalServices) -> str:
+    url = stack.create_database(TEMPLATE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        init_warehouse(conn)
+    return TEMPLATE
+
+
+@pytest.fixture
+def database(stack: LocalServices, template_db: str) -> Iterator[str]:
+    """URL of a new database holding the empty Terrific Totes warehouse."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = stack.create_database(name, template=template_db)
+    yield url
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
+
+
+@pytest.fixture(scope="session")
+def s3(stack: LocalServices) -> S3Client:
+    return boto3.client(
+        "s3",
+        endpoint_url=stack.endpoint_url,
+        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture
+def bucket(s3: S3Client) -> str:
+    name = f"processed-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch, stack: LocalServices, database: str, bucket: str
+) -> dict[str, str]:
+    """Point loadstar, through its environment, at this test's database and bucket."""
+    values = {
+        **LOCAL_AWS_ENV,
+        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        "LOADSTAR_DATABASE_URL": database,
+        "LOADSTAR_BUCKET": bucket,
+    }
+    for name in ("LOADSTAR_CONFIG", "LOADSTAR_DB_SECRET", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def db(database: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A connection for asserting what the warehouse holds."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        yield conn
+
+
+class LogLines(list[dict[str, Any]]):
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [line for line in self if line["event"] == name]
+
+    def text(self) -> str:
+        return "\n".join(json.dumps(line) for line in self)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: LogLines) -> None:
+        super().__init__()
+        self.into = into
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """Every line loadstar logs during the test, parsed."""
+    lines = LogLines()
+    handler = _Collect(lines)
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+@pytest.fixture
+def scheduled_event() -> dict[str, Any]:
+    with (EVENTS / "scheduled_event.json").open() as fh:
+        event: dict[str, Any] = json.load(fh)
+    return event

@@ -1,0 +1,80 @@
+"""Helpers for tests: writing Parquet to the bucket and reading the warehouse back."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from mypy_boto3_s3 import S3Client
+from psycopg import sql
+
+from loadstar.sample import SampleFile, parquet_bytes
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class FakeContext:
+    """A Lambda context whose remaining time the test decides."""
+
+    aws_request_id = "req-0001"
+    function_name = "loadstar-test"
+
+    def __init__(self, remaining_ms: int = 900_000) -> None:
+        self.remaining_ms = remaining_ms
+        self.calls = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        return self.remaining_ms
+
+
+class DeadlineContext(FakeContext):
+    """A context whose time really runs out ``seconds`` after it is made."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def put_table(s3: S3Client, bucket: str, key: str, table: pa.Table) -> str:
+    """Write ``table`` as Parquet at ``key``; its ETag."""
+    response = s3.put_object(Bucket=bucket, Key=key, Body=parquet_bytes(table))
+    return response["ETag"].strip('"')
+
+
+def put_files(s3: S3Client, bucket: str, files: list[SampleFile]) -> None:
+    for f in files:
+        put_table(s3, bucket, f.key, f.data)
+
+
+def count(conn: Conn, table: str) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def ledger(conn: Conn) -> dict[str, dict[str, Any]]:
+    """The ledger, by key."""
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    rows = cur.execute("SELECT * FROM loadstar.load_ledger ORDER BY key").fetchall()
+    return {str(r["key"]): dict(r) for r in rows}
+
+
+def staff(ids: list[int], *, department: str = "Sales", **overrides: Any) -> pa.Table:
+    """A dim_staff file's rows, as a pandas transform writes them."""
+    data: dict[str, Any] = {
+        "staff_id": pa.array(ids, pa.int64()),
+        "first_name": [f"First{i}" for i in ids],
+        "last_name": [f"Last{i}" for i in ids],
+        "department_name": [department] * len(ids),
+        "location": ["Leeds"] * len(ids),
+        "email_address": [f"s{i}@terrifictotes.com" for i in ids],
+    }
+    data.update(overrides)
+    return pa.table(data)

@@ -1,0 +1,140 @@
+"""Settings: explicit arguments > environment > TOML file > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadstar.config import default_catalogue, load_settings, mask_url
+from loadstar.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "loadstar.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_default_catalogue_is_the_terrific_totes_star_schema() -> None:
+    tables = {t.name: t for t in default_catalogue()}
+    assert list(tables) == [
+        "dim_date",
+        "dim_staff",
+        "dim_location",
+        "dim_currency",
+        "dim_design",
+        "dim_counterparty",
+        "fact_sales_order",
+    ]
+    assert tables["dim_staff"].prefix == "dimension/staff"
+    assert tables["dim_staff"].kind == "dimension"
+    assert tables["fact_sales_order"].prefix == "fact/sales_order"
+    assert tables["fact_sales_order"].version_key == (
+        "sales_order_id",
+        "last_updated_date",
+        "last_updated_time",
+    )
+    assert tables["dim_counterparty"].rename == {
+        "counterparty_legal_phone": "counterparty_legal_phone_number"
+    }
+
+
+def test_argument_beats_environment_beats_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[source]\nbucket = "from-file"\n')
+    env = {"LOADSTAR_CONFIG": path, "LOADSTAR_BUCKET": "from-env"}
+    assert load_settings(environ={"LOADSTAR_CONFIG": path}).bucket == "from-file"
+    assert load_settings(environ=env).bucket == "from-env"
+    assert load_settings(bucket="from-arg", environ=env).bucket == "from-arg"
+    assert load_settings(environ={}).bucket is None
+
+
+def test_database_settings_come_from_the_environment() -> None:
+    settings = load_settings(
+        environ={"LOADSTAR_DATABASE_URL": "postgresql://u:pw@h/db", "LOADSTAR_DB_SECRET": "s"}
+    )
+    assert settings.database_url == "postgresql://u:pw@h/db"
+    assert settings.db_secret == "s"
+
+
+def test_file_catalogue_replaces_the_default_and_derives_what_it_leaves_out(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """
+[warehouse]
+schema = "project_team_2"
+
+[tables.dim_counterparty]
+prefix = "dim_counterparty/"
+rename = { legal_phone = "counterparty_legal_phone_number" }
+
+[tables.fact_sales_order]
+prefix = "fact_sales_order/"
+
+[tables.sales_targets]
+kind = "fact"
+version_key = []
+""",
+    )
+    settings = load_settings(config_path=path, environ={})
+    tables = {t.name: t for t in settings.tables}
+    assert settings.schema == "project_team_2"
+    assert list(tables) == ["dim_counterparty", "fact_sales_order", "sales_targets"]
+    assert tables["dim_counterparty"].kind == "dimension"
+    assert tables["dim_counterparty"].rename == {"legal_phone": "counterparty_legal_phone_number"}
+    assert tables["fact_sales_order"].version_key[0] == "sales_order_id"
+    assert tables["sales_targets"].prefix == "fact/sales_targets"
+    assert tables["sales_targets"].version_key == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("[tables.things]\n", "needs kind"),
+        ('[tables.dim_x]\nkind = "lookup"\n', "kind must be"),
+        ('[tables.dim_x]\nprefixx = "a/"\n', "unknown setting"),
+        ('[tables.dim_x]\nversion_key = ["a"]\n', "fact tables only"),
+        ("[tables.dim_x]\nrename = { a = 1 }\n", "rename must map"),
+        ('[tables.dim_a]\nprefix = "p"\n[tables.dim_b]\nprefix = "p"\n', "share a prefix"),
+        ("[tablez]\n", "unknown section"),
+        ("not toml = = \n", "not valid TOML"),
+    ],
+)
+def test_bad_catalogue_is_a_config_error(tmp_path: Path, text: str, complaint: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=complaint):
+        load_settings(config_path=path, environ={})
+
+
+def test_missing_config_file_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"nowhere\.toml"):
+        load_settings(environ={"LOADSTAR_CONFIG": "/nowhere.toml"})
+
+
+def test_missing_bucket_says_how_to_set_one() -> None:
+    with pytest.raises(ConfigError, match="LOADSTAR_BUCKET"):
+        load_settings(environ={}).require_bucket()
+
+
+@pytest.mark.parametrize(
+    "conninfo",
+    [
+        "postgresql://loader:s3cr3t-pw@db.example.com:5432/warehouse",
+        "postgresql://loader@db/warehouse?password=s3cr3t-pw&sslmode=require",
+        "host=db user=loader password=s3cr3t-pw dbname=warehouse",
+        "host=db password='s3cr3t-pw' dbname=warehouse",
+    ],
+)
+def test_passwords_are_masked(conninfo: str) -> None:
+    masked = mask_url(conninfo)
+    assert masked is not None
+    assert "s3cr3t-pw" not in masked
+    assert "***" in masked
+
+
+def test_settings_repr_never_shows_the_password() -> None:
+    settings = load_settings(environ={"LOADSTAR_DATABASE_URL": "postgresql://u:s3cr3t-pw@h/db"})
+    assert "s3cr3t-pw" not in repr(settings)
+    assert "s3cr3t-pw" not in str(settings)

@@ -1,0 +1,102 @@
+"""Which keys belong to a table, and the instant each key carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from loadstar.keys import instant_from_key, remainder
+
+
+def utc(year: int, month: int, day: int, *rest: int) -> datetime:
+    hour, minute, second, micro = (*rest, 0, 0, 0, 0)[:4]
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rest", "expected"),
+    [
+        ("-2024-05-24 14:35:22.123456.parquet", utc(2024, 5, 24, 14, 35, 22, 123456)),
+        ("-2024-05-24 14:35:22.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("-2024-05-24T14:35:22.123Z.parquet", utc(2024, 5, 24, 14, 35, 22, 123000)),
+        ("-2024-05-24T14:35:22Z.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("-2024-05-24T14:35:22+02:00.parquet", utc(2024, 5, 24, 12, 35, 22)),
+        ("-2024-05-24T14:35:22-0130.parquet", utc(2024, 5, 24, 16, 5, 22)),
+        ("-2024-05-24T14:35:22.5+05:30.parquet", utc(2024, 5, 24, 9, 5, 22, 500000)),
+        ("-20240524T143522.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("-20240524T143522Z.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("-20240524143522.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("/2024/05/24/14:35:22.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("/2024/05/24/14:35:22.250.parquet", utc(2024, 5, 24, 14, 35, 22, 250000)),
+        ("/2024-05-24/143522.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("/2024-05-24/14-35-22.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("-1716561322.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("-1716561322123.parquet", utc(2024, 5, 24, 14, 35, 22, 123000)),
+        ("-1716561322123456.parquet", utc(2024, 5, 24, 14, 35, 22, 123456)),
+        ("_1716561322.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("/2025/06/09/dim_staff-20250609T105450Z.parquet", utc(2025, 6, 9, 10, 54, 50)),
+        ("/2024/05/24/part-0.parquet", utc(2024, 5, 24)),
+        ("-2024-05-24.parquet", utc(2024, 5, 24)),
+        (".parquet", None),
+        ("-1.parquet", None),
+    ],
+)
+def test_instant_from_key(rest: str, expected: datetime | None) -> None:
+    assert instant_from_key(rest) == expected
+
+
+def test_seconds_and_millis_are_told_apart() -> None:
+    seconds = instant_from_key("-1716561322.parquet")
+    millis = instant_from_key("-1716561322000.parquet")
+    assert seconds == millis == utc(2024, 5, 24, 14, 35, 22)
+
+
+def test_invalid_calendar_values_are_not_timestamps() -> None:
+    assert instant_from_key("-2024-13-45 25:61:61.parquet") is None
+
+
+def test_time_zones_order_by_instant_not_by_text() -> None:
+    # 10:00 in New York is after 14:30 in London on the same day.
+    london = instant_from_key("-2024-05-24T14:30:00+01:00.parquet")
+    new_york = instant_from_key("-2024-05-24T10:00:00-04:00.parquet")
+    assert london is not None
+    assert new_york is not None
+    assert new_york > london
+    assert new_york - london == timedelta(minutes=30)
+
+
+def test_naive_timestamps_are_utc() -> None:
+    found = instant_from_key("-2024-05-24 14:35:22.parquet")
+    assert found == datetime(2024, 5, 24, 15, 35, 22, tzinfo=timezone(timedelta(hours=1)))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key", "belongs"),
+    [
+        ("dimension/staff", "dimension/staff-2024-05-24 14:35:22.123456.parquet", True),
+        ("dimension/staff", "dimension/staff.parquet", True),
+        ("dimension/staff", "dimension/staff/2024/05/24/14:35:22.parquet", True),
+        ("dimension/staff", "dimension/staff_2024-05-24.parquet", True),
+        ("dimension/staff", "dimension/staff.2024-05-24.parquet", True),
+        ("dimension/staff", "dimension/staff2024-05-24.parquet", True),
+        ("dimension/payment", "dimension/payment_type-2024-05-24 14:35:22.parquet", False),
+        ("dimension/payment", "dimension/payments-2024.parquet", False),
+        ("dimension/staff", "dimension/staff--2024-05-24.parquet", False),
+        ("dimension/staff", "dimension/staff/", False),
+        ("dimension/staff", "dimension/staff-2024-05-24.json", False),
+        ("dimension/staff", "dimension/staff-2024-05-24.parquet.tmp", False),
+        ("dimension/staff", "dimension/_SUCCESS", False),
+        ("dimension/staff", "other/staff-2024-05-24.parquet", False),
+        ("dim_staff/", "dim_staff/2025/06/09/dim_staff-20250609T105450Z.parquet", True),
+        ("dim_staff/", "dim_staff/.parquet", True),
+        ("dim_staff/", "dim_staff/notes/x-2025.parquet", False),
+        ("dimension/staff", "dimension/staff-2024-05-24.PARQUET", True),
+    ],
+)
+def test_which_keys_belong_to_a_table(prefix: str, key: str, belongs: bool) -> None:
+    assert (remainder(prefix, key) is not None) is belongs
+
+
+def test_non_ascii_digits_do_not_start_a_timestamp() -> None:
+    assert remainder("dimension/staff", "dimension/staff-\u0663.parquet") is None

@@ -1,0 +1,118 @@
+"""File columns to warehouse columns, by name, from the warehouse's own description."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from loadstar.config import table_from_entry
+from loadstar.errors import BadFileError, ConfigError
+from loadstar.mapping import check_table, plan_columns
+from loadstar.warehouse.catalog import Column, TableInfo
+
+
+def column(
+    name: str, *, not_null: bool = False, generated: bool = False, default: bool = False
+) -> Column:
+    return Column(name, "int4", "integer", not_null, default or generated, generated)
+
+
+FACT = TableInfo(
+    schema="public",
+    name="fact_sales_order",
+    columns=(
+        column("sales_record_id", not_null=True, generated=True),
+        column("sales_order_id", not_null=True),
+        column("units_sold", not_null=True),
+        column("note"),
+    ),
+    primary_key=("sales_record_id",),
+)
+DIM = TableInfo(
+    schema="public",
+    name="dim_counterparty",
+    columns=(column("counterparty_id", not_null=True), column("counterparty_legal_phone_number")),
+    primary_key=("counterparty_id",),
+)
+FACT_SPEC = table_from_entry("fact_sales_order", {"version_key": ["sales_order_id"]})
+DIM_SPEC = table_from_entry("dim_counterparty", {})
+
+
+def schema(*names: str) -> pa.Schema:
+    return pa.schema([(n, pa.int64()) for n in names])
+
+
+def test_columns_match_by_name_in_any_order() -> None:
+    plan = plan_columns(schema("units_sold", "sales_order_id"), FACT_SPEC, FACT)
+    assert plan.target_names == ("units_sold", "sales_order_id")
+
+
+def test_missing_nullable_column_is_left_out() -> None:
+    plan = plan_columns(schema("sales_order_id", "units_sold"), FACT_SPEC, FACT)
+    assert "note" not in plan.target_names
+
+
+def test_fact_surrogate_key_in_the_file_is_ignored() -> None:
+    plan = plan_columns(schema("sales_record_id", "sales_order_id", "units_sold"), FACT_SPEC, FACT)
+    assert plan.target_names == ("sales_order_id", "units_sold")
+    assert plan.ignored == ("sales_record_id",)
+
+
+def test_pandas_index_columns_are_ignored() -> None:
+    plan = plan_columns(
+        schema("sales_order_id", "units_sold", "__index_level_0__"), FACT_SPEC, FACT
+    )
+    assert plan.ignored == ("__index_level_0__",)
+
+
+def test_unknown_column_is_an_error_naming_it() -> None:
+    with pytest.raises(BadFileError, match=r"unknown column.*'discount'") as caught:
+        plan_columns(schema("sales_order_id", "units_sold", "discount"), FACT_SPEC, FACT)
+    assert caught.value.column == "discount"
+    assert caught.value.table == "public.fact_sales_order"
+
+
+def test_hostile_column_name_is_rejected_not_executed() -> None:
+    hostile = 'x"; DROP TABLE fact_sales_order; --'
+    with pytest.raises(BadFileError, match="unknown column") as caught:
+        plan_columns(schema("sales_order_id", "units_sold", hostile), FACT_SPEC, FACT)
+    assert caught.value.column == hostile
+
+
+def test_missing_not_null_column_is_an_error() -> None:
+    with pytest.raises(BadFileError, match="no column 'units_sold'"):
+        plan_columns(schema("sales_order_id"), FACT_SPEC, FACT)
+
+
+def test_rename_maps_file_names_to_table_names() -> None:
+    plan = plan_columns(schema("counterparty_id", "counterparty_legal_phone"), DIM_SPEC, DIM)
+    assert plan.target_names == ("counterparty_id", "counterparty_legal_phone_number")
+    assert plan.columns[1].source == "counterparty_legal_phone"
+
+
+def test_two_file_columns_for_one_table_column_is_an_error() -> None:
+    with pytest.raises(BadFileError, match="both map to"):
+        plan_columns(
+            schema(
+                "counterparty_id", "counterparty_legal_phone", "counterparty_legal_phone_number"
+            ),
+            DIM_SPEC,
+            DIM,
+        )
+
+
+def test_case_differences_match_when_unambiguous() -> None:
+    plan = plan_columns(schema("Counterparty_ID"), DIM_SPEC, DIM)
+    assert plan.target_names == ("counterparty_id",)
+
+
+def test_dimension_without_primary_key_is_a_config_error() -> None:
+    keyless = TableInfo("public", "dim_counterparty", DIM.columns, ())
+    with pytest.raises(ConfigError, match="no primary key"):
+        check_table(DIM_SPEC, keyless)
+
+
+def test_version_key_must_name_table_columns() -> None:
+    spec = table_from_entry("fact_sales_order", {"version_key": ["nope"]})
+    with pytest.raises(ConfigError, match="'nope'"):
+        check_table(spec, FACT)
