@@ -78,3 +78,60 @@ def staff(ids: list[int], *, department: str = "Sales", **overrides: Any) -> pa.
     }
     data.update(overrides)
     return pa.table(data)
+
+
+FACT_COLUMNS = (
+    "sales_order_id",
+    "created_date",
+    "created_time",
+    "last_updated_date",
+    "last_updated_time",
+    "sales_staff_id",
+    "counterparty_id",
+    "units_sold",
+    "unit_price",
+    "currency_id",
+    "design_id",
+    "agreed_payment_date",
+    "agreed_delivery_date",
+    "agreed_delivery_location_id",
+)
+
+
+def fact_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A sales-order row from a file, as the warehouse will hold it."""
+    from decimal import Decimal
+
+    from loadstar.sample import time_of
+
+    out = []
+    for c in FACT_COLUMNS:
+        value = row[c]
+        if c.endswith("_time"):
+            value = time_of(value)
+        elif c == "unit_price":
+            value = Decimal(str(value)).quantize(Decimal("0.01"))
+        out.append(value)
+    return tuple(out)
+
+
+def expected_facts(files: list[SampleFile]) -> list[tuple[Any, ...]]:
+    """Every distinct version, first occurrence wins, files in time order; sorted."""
+    from loadstar.sample import VERSION_KEY
+
+    seen: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    key_at = [FACT_COLUMNS.index(c) for c in VERSION_KEY]
+    for f in files:
+        if f.table != "fact_sales_order":
+            continue
+        for row in f.data.to_pylist():
+            values = fact_row(row)
+            seen.setdefault(tuple(values[i] for i in key_at), values)
+    return sorted(seen.values())
+
+
+def warehouse_facts(conn: Conn) -> list[tuple[Any, ...]]:
+    query = sql.SQL("SELECT {} FROM fact_sales_order").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in FACT_COLUMNS)
+    )
+    return sorted(tuple(r) for r in conn.execute(query).fetchall())

@@ -57,13 +57,16 @@ def _cast_mapped(
     column = mapped.column
     try:
         result = cast_array(array, column)
-        if column.not_null or column.name in plan.key_columns:
-            _check_no_nulls(result, column)
+        if column.not_null:
+            _check_no_nulls(result, "NULL in a NOT NULL column")
+        elif column.name in plan.key_columns:
+            _check_no_nulls(result, "NULL in a key column (rows are matched on it)")
     except CastFailure as exc:
         where = ""
         if exc.index is not None:
-            value = _show(array, exc.index)
-            where = f" at row {first_row + exc.index + 1} (value {value})"
+            where = f" at row {first_row + exc.index + 1}"
+            if array[exc.index].is_valid:
+                where += f" (value {_show(array, exc.index)})"
         source = "" if mapped.source == column.name else f" (file column {mapped.source!r})"
         raise BadFileError(
             f"{exc.message}{where}{source}",
@@ -343,10 +346,9 @@ def _check_finite(array: pa.Array[Any], column: Column) -> None:
         raise CastFailure(f"NaN or infinity cannot be stored in {column.declared}", index=index)
 
 
-def _check_no_nulls(array: pa.Array[Any], column: Column) -> None:
+def _check_no_nulls(array: pa.Array[Any], problem: str) -> None:
     if array.null_count:
-        index = _first_true(pc.is_null(array))
-        raise CastFailure("is NULL, but the column does not allow NULL", index=index)
+        raise CastFailure(problem, index=_first_true(pc.is_null(array)))
 
 
 def _safe_cast(array: pa.Array[Any], target: pa.DataType, problem: str) -> pa.Array[Any]:

@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logs.configure_logging(args.log_level)
+    logs.configure_logging(args.log_level, to_stderr=True)
     try:
         code: int = args.func(args)
     except LoadstarError as exc:

@@ -39,18 +39,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Send loadstar's lines to stdout as JSON (idempotent)."""
+def configure_logging(level: str | None = None, *, to_stderr: bool = False) -> None:
+    """Send loadstar's lines as JSON to stdout (or stderr); idempotent.
+
+    Lambda collects stdout; the command line logs to stderr, keeping stdout
+    for the run summary.
+    """
     chosen = (level or os.environ.get("LOADSTAR_LOG_LEVEL") or "INFO").upper()
     log.setLevel(chosen)
-    if not any(getattr(h, "_loadstar", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    handler = next((h for h in log.handlers if isinstance(h, _Handler)), None)
+    if handler is None:
+        handler = _Handler()
         handler.setFormatter(JsonFormatter())
-        handler._loadstar = True  # type: ignore[attr-defined]
         log.addHandler(handler)
+    handler.to_stderr = to_stderr
     # Lambda's runtime puts its own handler on the root logger; without this
     # every line would be printed twice, once not as JSON.
     log.propagate = False
+
+
+class _Handler(logging.Handler):
+    """Writes to whatever ``sys.stdout``/``sys.stderr`` is at the time of each line."""
+
+    to_stderr = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr if self.to_stderr else sys.stdout
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def bind(**fields: Any) -> None:

@@ -1,0 +1,130 @@
+"""Credentials: a URL, a Secrets Manager secret, or libpq's PG* variables; passwords never shown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from mypy_boto3_s3 import S3Client
+from psycopg import sql
+
+from loadstar import ConnectionFailedError, get_db_connection, lambda_handler
+from loadstar.local import LOCAL_AWS_ENV, LocalServices
+from loadstar.sample import dimension_files
+from support import Conn, count, put_files
+
+ROLE = "loadstar_pw_user"
+PASSWORD = "correct-horse-battery-staple"
+WRONG = "wrong-password-do-not-log"
+
+
+@pytest.fixture(scope="module")
+def password_role(stack: LocalServices) -> Iterator[str]:
+    """A role that must authenticate with a password (the rest of the server trusts)."""
+    hba = stack.workdir / "pgdata" / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text(f"local all {ROLE} scram-sha-256\n" + original)
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                sql.Identifier(ROLE), sql.Literal(PASSWORD)
+            )
+        )
+        conn.execute("SELECT pg_reload_conf()")
+    yield ROLE
+    hba.write_text(original)
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(ROLE)))
+
+
+def secret(stack: LocalServices, database: str, password: str) -> str:
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.endpoint_url,
+        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+    params = psycopg.conninfo.conninfo_to_dict(database)
+    value = {
+        "host": params["host"],
+        "port": 5432,
+        "dbname": params["dbname"],
+        "username": ROLE,
+        "password": password,
+        "engine": "postgres",
+    }
+    name = f"loadstar/warehouse/{params['dbname']}/{password[:5]}"
+    return client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+
+
+@pytest.fixture
+def use_secret(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    stack: LocalServices,
+    database: str,
+    password_role: str,
+) -> Any:
+    def use(password: str) -> None:
+        monkeypatch.delenv("LOADSTAR_DATABASE_URL")
+        monkeypatch.setenv("LOADSTAR_DB_SECRET", secret(stack, database, password))
+
+    return use
+
+
+def test_credentials_from_a_secrets_manager_secret(
+    use_secret: Any, s3: S3Client, bucket: str, db: Conn
+) -> None:
+    use_secret(PASSWORD)
+    with get_db_connection() as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (ROLE,)
+    put_files(s3, bucket, dimension_files())
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert count(db, "dim_staff") == 20
+
+
+def test_a_wrong_password_fails_clearly_and_never_shows_it(
+    use_secret: Any, log_lines: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_secret(WRONG)
+    with pytest.raises(ConnectionFailedError) as caught:
+        lambda_handler({}, None)
+    message = str(caught.value)
+    assert "password authentication failed" in message
+    assert ROLE in message
+    failed = log_lines.events("db_connect_failed")
+    assert failed
+    assert "password authentication failed" in failed[0]["error"]
+    out = capsys.readouterr()
+    for text in (message, log_lines.text(), out.out, out.err, repr(caught.value.__cause__)):
+        assert WRONG not in text
+
+
+def test_pg_variables_are_the_last_resort(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], database: str
+) -> None:
+    params = psycopg.conninfo.conninfo_to_dict(database)
+    monkeypatch.delenv("LOADSTAR_DATABASE_URL")
+    monkeypatch.setenv("PGHOST", str(params["host"]))
+    monkeypatch.setenv("PGDATABASE", str(params["dbname"]))
+    monkeypatch.setenv("PGUSER", str(params["user"]))
+    with get_db_connection() as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (params["dbname"],)
+
+
+def test_an_unreachable_warehouse_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    monkeypatch.setenv(
+        "LOADSTAR_DATABASE_URL", "postgresql://loader:pw-not-shown@127.0.0.1:1/warehouse"
+    )
+    with pytest.raises(ConnectionFailedError) as caught:
+        get_db_connection()
+    assert "loader@127.0.0.1:1/warehouse" in str(caught.value)
+    assert "pw-not-shown" not in str(caught.value)

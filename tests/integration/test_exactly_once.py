@@ -1,0 +1,96 @@
+"""Exactly once: the ledger commits with the rows; tags are only a visible mark."""
+
+from __future__ import annotations
+
+import pytest
+from mypy_boto3_s3 import S3Client
+
+from loadstar import lambda_handler
+from loadstar.local import LocalServices
+from loadstar.s3 import LOADED_TAG
+from loadstar.sample import terrific_totes
+from support import (
+    Conn,
+    count,
+    expected_facts,
+    ledger,
+    put_files,
+    put_table,
+    staff,
+    warehouse_facts,
+)
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+def test_ledger_rows_agree_with_the_warehouse(s3: S3Client, bucket: str, db: Conn) -> None:
+    files = terrific_totes(3, 30)
+    put_files(s3, bucket, files)
+    lambda_handler({}, None)
+    rows = ledger(db)
+    assert set(rows) == {f.key for f in files}
+    assert {r["status"] for r in rows.values()} == {"loaded"}
+    fact_rows = sum(
+        r["rows_written"] for r in rows.values() if r["table_name"] == "fact_sales_order"
+    )
+    assert fact_rows == count(db, "fact_sales_order")
+    for f in files:
+        head = s3.head_object(Bucket=bucket, Key=f.key)
+        assert rows[f.key]["etag"] == head["ETag"].strip('"')
+        assert rows[f.key]["size_bytes"] == head["ContentLength"]
+        assert rows[f.key]["rows_in_file"] == f.data.num_rows
+
+
+def test_loaded_files_are_tagged_keeping_their_other_tags(s3: S3Client, bucket: str) -> None:
+    key = "dimension/staff-2024-05-24 14:35:22.123456.parquet"
+    put_table(s3, bucket, key, staff([1]))
+    s3.put_object_tagging(
+        Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": "owner", "Value": "transform"}]}
+    )
+    lambda_handler({}, None)
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    assert tags["owner"] == "transform"
+    assert LOADED_TAG in tags
+
+
+def test_deleting_every_tag_loads_nothing_again(s3: S3Client, bucket: str, db: Conn) -> None:
+    files = terrific_totes(2, 20)
+    put_files(s3, bucket, files)
+    lambda_handler({}, None)
+    for f in files:
+        s3.delete_object_tagging(Bucket=bucket, Key=f.key)
+    summary = lambda_handler({}, None)
+    assert summary["files_loaded"] == 0
+    assert warehouse_facts(db) == expected_facts(files)
+
+
+def test_a_brand_new_empty_warehouse_reloads_everything(
+    s3: S3Client, bucket: str, db: Conn, stack: LocalServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = terrific_totes(2, 20)
+    put_files(s3, bucket, files)
+    lambda_handler({}, None)
+    fresh = stack.create_database("fresh_" + bucket.replace("-", "_"), template="loadstar_template")
+    monkeypatch.setenv("LOADSTAR_DATABASE_URL", fresh)
+    summary = lambda_handler({}, None)
+    assert summary["files_loaded"] == len(files)
+    import psycopg
+
+    with psycopg.connect(fresh) as conn:
+        assert warehouse_facts(conn) == warehouse_facts(db) == expected_facts(files)
+
+
+def test_a_key_whose_etag_changed_after_loading_is_reported(
+    s3: S3Client, bucket: str, db: Conn
+) -> None:
+    key = "dimension/staff-2024-05-24 14:35:22.123456.parquet"
+    first_etag = put_table(s3, bucket, key, staff([1, 2]))
+    lambda_handler({}, None)
+    new_etag = put_table(s3, bucket, key, staff([1, 2, 3], department="Rewritten"))
+    summary = lambda_handler({}, None)
+    skipped = summary["tables"]["dim_staff"]["skipped"]
+    assert [s["key"] for s in skipped] == [key]
+    assert first_etag in skipped[0]["reason"]
+    assert new_etag in skipped[0]["reason"]
+    assert count(db, "dim_staff") == 2
+    assert ledger(db)[key]["etag"] == first_etag
