@@ -7,7 +7,7 @@ import random
 import pytest
 from mypy_boto3_s3 import S3Client
 
-from loadstar import get_latest_parquet_file, lambda_handler
+from loadstar import get_latest_parquet_file, lambda_handler, read_parquet_from_s3
 from loadstar.discovery import table_files
 from loadstar.s3 import s3_client
 from support import Conn, count, put_table, staff
@@ -100,3 +100,11 @@ def test_folder_markers_and_other_objects_do_not_load(s3: S3Client, bucket: str,
         "dimension/staff-2024-05-24 14:35:22.123456.parquet"
     ]
     assert count(db, "dim_staff") == 1
+
+
+def test_read_parquet_from_s3_returns_the_table(s3: S3Client, bucket: str) -> None:
+    table = staff([1, 2, 3])
+    put_table(s3, bucket, "dimension/staff.parquet", table)
+    assert read_parquet_from_s3(bucket, "dimension/staff.parquet").equals(table)
+    with pytest.raises(FileNotFoundError, match="dimension/missing.parquet"):
+        read_parquet_from_s3(bucket, "dimension/missing.parquet")
