@@ -106,5 +106,5 @@ def test_read_parquet_from_s3_returns_the_table(s3: S3Client, bucket: str) -> No
     table = staff([1, 2, 3])
     put_table(s3, bucket, "dimension/staff.parquet", table)
     assert read_parquet_from_s3(bucket, "dimension/staff.parquet").equals(table)
-    with pytest.raises(FileNotFoundError, match="dimension/missing.parquet"):
+    with pytest.raises(FileNotFoundError, match=r"dimension/missing\.parquet"):
         read_parquet_from_s3(bucket, "dimension/missing.parquet")
