@@ -160,13 +160,13 @@ def _require(array: pa.Array[Any], column: Column, accepts: Callable[[pa.DataTyp
         )
 
 
+def _is_number(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+
+
 def _to_integer(array: pa.Array[Any], target: pa.DataType, column: Column) -> pa.Array[Any]:
     t = array.type
-    _require(
-        array,
-        column,
-        lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t),
-    )
+    _require(array, column, _is_number)
     if pa.types.is_floating(t):
         _check_finite(array, column)
     if t == target:
@@ -175,11 +175,7 @@ def _to_integer(array: pa.Array[Any], target: pa.DataType, column: Column) -> pa
 
 
 def _to_float(array: pa.Array[Any], target: pa.DataType, column: Column) -> pa.Array[Any]:
-    _require(
-        array,
-        column,
-        lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t),
-    )
+    _require(array, column, _is_number)
     if array.type == target:
         return array
     return _safe_cast(array, target, f"cannot be held exactly by {column.declared}")
@@ -187,11 +183,7 @@ def _to_float(array: pa.Array[Any], target: pa.DataType, column: Column) -> pa.A
 
 def _to_numeric(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
     t = array.type
-    _require(
-        array,
-        column,
-        lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t),
-    )
+    _require(array, column, _is_number)
     if pa.types.is_floating(t):
         _check_finite(array, column)
     precision, scale = column.precision, column.scale

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 
 from loadstar import lambda_handler
+from loadstar.config import default_catalogue
 from loadstar.local import LocalServices
 from loadstar.sample import VERSION_KEY, terrific_totes, time_of, write_files
 from loadstar.warehouse.connection import Connection
@@ -128,17 +129,8 @@ def run_demo() -> int:
 def _row_counts(conn: Connection) -> dict[str, int]:
     from psycopg import sql
 
-    tables = [
-        "dim_date",
-        "dim_staff",
-        "dim_location",
-        "dim_currency",
-        "dim_design",
-        "dim_counterparty",
-        "fact_sales_order",
-    ]
     counts = {}
-    for table in tables:
+    for table in (spec.name for spec in default_catalogue()):
         row = conn.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
         ).fetchone()

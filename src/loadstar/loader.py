@@ -40,6 +40,12 @@ class RunContext:
     ledger_schema: str
     run_id: str
 
+    def record(self, spec: TableSpec, file: SourceFile, status: ledger.Status, reason: str) -> None:
+        """Note in the ledger a file that did not load, and why."""
+        ledger.record(
+            self.conn, self.ledger_schema, self.bucket, spec.name, file, status, reason, self.run_id
+        )
+
 
 def typed_batches(batches: Iterator[pa.RecordBatch], plan: LoadPlan) -> Iterator[pa.RecordBatch]:
     """The batches cast to the table's types; errors name the file row."""
@@ -61,16 +67,7 @@ def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFi
         reason = _reason(exc, file, table)
         outcome.status, outcome.reason = "failed", reason
         if not ctx.conn.broken:
-            ledger.record(
-                ctx.conn,
-                ctx.ledger_schema,
-                ctx.bucket,
-                spec.name,
-                file,
-                ledger.Status.FAILED,
-                reason,
-                ctx.run_id,
-            )
+            ctx.record(spec, file, ledger.Status.FAILED, reason)
     else:
         if result is None:
             outcome.status = "already_loaded"

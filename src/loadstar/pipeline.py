@@ -76,16 +76,7 @@ def _load_table(
         for file in todo.out_of_order:
             reason = "out of order: older than a file of this table already applied"
             out.skip(file.key, reason)
-            ledger.record(
-                ctx.conn,
-                ctx.ledger_schema,
-                ctx.bucket,
-                spec.name,
-                file,
-                ledger.Status.OUT_OF_ORDER,
-                reason,
-                ctx.run_id,
-            )
+            ctx.record(spec, file, ledger.Status.OUT_OF_ORDER, reason)
         if not todo.to_load:
             return
         table = describe_table(ctx.conn, spec.name, settings.schema)
