@@ -43,6 +43,10 @@ class LoadPlan:
         return tuple(m.column.name for m in self.columns)
 
     @property
+    def target_columns(self) -> tuple[Column, ...]:
+        return tuple(m.column for m in self.columns)
+
+    @property
     def key_columns(self) -> tuple[str, ...]:
         """The columns that identify a row: the PK of a dimension, the version key of a fact."""
         return self.table.primary_key if self.spec.kind == "dimension" else self.spec.version_key

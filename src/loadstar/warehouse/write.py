@@ -60,7 +60,7 @@ def _upsert_dimension(
     others = [c for c in columns if c not in key]
     with conn.cursor() as cur:
         _create_stage(cur, plan)
-        rows_in = copy_batches(cur, STAGE, columns, batches)
+        rows_in = copy_batches(cur, STAGE, plan.target_columns, batches)
         if rows_in == 0:
             return WriteResult(0, 0)
         action: sql.Composable
@@ -119,10 +119,10 @@ def _append_fact(
     version_key = plan.spec.version_key
     with conn.cursor() as cur:
         if not version_key:
-            rows = copy_batches(cur, plan.table.identifier, columns, batches)
+            rows = copy_batches(cur, plan.table.identifier, plan.target_columns, batches)
             return WriteResult(rows, rows)
         _create_stage(cur, plan)
-        rows_in = copy_batches(cur, STAGE, columns, batches)
+        rows_in = copy_batches(cur, STAGE, plan.target_columns, batches)
         if rows_in == 0:
             return WriteResult(0, 0)
         matches = sql.SQL(" AND ").join(

@@ -1,0 +1,50 @@
+"""Choosing the COPY encoding: binary only where every column's bytes are exact."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import loadstar.warehouse.copy as copy_module
+from loadstar.warehouse.catalog import Column
+from loadstar.warehouse.copy import BinaryEncoder, CsvEncoder, choose_encoder
+
+
+def column(base: str, typmod: int = -1) -> Column:
+    return Column("c", base, base, False, False, False, typmod)
+
+
+NUMERIC = column("numeric", ((10 << 16) | 2) + 4)
+
+
+def test_exact_types_go_binary() -> None:
+    schema = pa.schema(
+        [
+            ("a", pa.int32()),
+            ("b", pa.decimal128(10, 2)),
+            ("c", pa.string()),
+            ("d", pa.date32()),
+            ("e", pa.time64("us")),
+        ]
+    )
+    columns = [column("int4"), NUMERIC, column("varchar"), column("date"), column("time")]
+    assert isinstance(choose_encoder(schema, columns), BinaryEncoder)
+
+
+@pytest.mark.parametrize(
+    ("arrow", "base"),
+    [
+        (pa.string(), "uuid"),  # the server's binary uuid is 16 bytes, not text
+        (pa.string(), "jsonb"),
+        (pa.float64(), "numeric"),  # an unconstrained numeric fed doubles
+        (pa.int64(), "int4"),
+    ],
+)
+def test_anything_else_goes_csv(arrow: pa.DataType, base: str) -> None:
+    assert isinstance(choose_encoder(pa.schema([("a", arrow)]), [column(base)]), CsvEncoder)
+
+
+def test_without_pgpq_everything_goes_csv(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(copy_module, "_pgpq", None)
+    schema = pa.schema([("a", pa.int32())])
+    assert isinstance(choose_encoder(schema, [column("int4")]), CsvEncoder)
