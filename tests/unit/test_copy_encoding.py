@@ -17,35 +17,11 @@ def column(base: str, typmod: int = -1) -> Column:
 NUMERIC = column("numeric", ((10 << 16) | 2) + 4)
 
 
+def one(arrow: pa.DataType) -> pa.Schema:
+    return pa.schema([pa.field("a", arrow)])
+
+
 def test_exact_types_go_binary() -> None:
-    schema = pa.schema(
-        [
-            ("a", pa.int32()),
-            ("b", pa.decimal128(10, 2)),
-            ("c", pa.string()),
-            ("d", pa.date32()),
-            ("e", pa.time64("us")),
-        ]
-    )
-    columns = [column("int4"), NUMERIC, column("varchar"), column("date"), column("time")]
-    assert isinstance(choose_encoder(schema, columns), BinaryEncoder)
-
-
-@pytest.mark.parametrize(
-    ("arrow", "base"),
-    [
-        (pa.string(), "uuid"),  # the server's binary uuid is 16 bytes, not text
-        (pa.string(), "jsonb"),
-        (pa.float64(), "numeric"),  # an unconstrained numeric fed doubles
-        (pa.int64(), "int4"),
-    ],
-)
-def test_anything_else_goes_csv(arrow: pa.DataType, base: str) -> None:
-    assert isinstance(choose_encoder(pa.schema([("a", arrow)]), [column(base)]), CsvEncoder)
-
-
-def test_without_pgpq_everything_goes_csv(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(copy_module, "_pgpq", None)
     schema = pa.schema(
         [
             pa.field("a", pa.int32()),
@@ -69,10 +45,9 @@ def test_without_pgpq_everything_goes_csv(monkeypatch: pytest.MonkeyPatch) -> No
     ],
 )
 def test_anything_else_goes_csv(arrow: pa.DataType, base: str) -> None:
-    assert isinstance(choose_encoder(pa.schema([("a", arrow)]), [column(base)]), CsvEncoder)
+    assert isinstance(choose_encoder(one(arrow), [column(base)]), CsvEncoder)
 
 
 def test_without_pgpq_everything_goes_csv(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(copy_module, "_pgpq", None)
-    schema = pa.schema([("a", pa.int32())])
-    assert isinstance(choose_encoder(schema, [column("int4")]), CsvEncoder)
+    assert isinstance(choose_encoder(one(pa.int32()), [column("int4")]), CsvEncoder)
