@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import pytest
 
@@ -22,15 +24,14 @@ def one(arrow: pa.DataType) -> pa.Schema:
 
 
 def test_exact_types_go_binary() -> None:
-    schema = pa.schema(
-        [
-            pa.field("a", pa.int32()),
-            pa.field("b", pa.decimal128(10, 2)),
-            pa.field("c", pa.string()),
-            pa.field("d", pa.date32()),
-            pa.field("e", pa.time64("us")),
-        ]
-    )
+    fields: list[pa.Field[Any]] = [
+        pa.field("a", pa.int32()),
+        pa.field("b", pa.decimal128(10, 2)),
+        pa.field("c", pa.string()),
+        pa.field("d", pa.date32()),
+        pa.field("e", pa.time64("us")),
+    ]
+    schema = pa.schema(fields)
     columns = [column("int4"), NUMERIC, column("varchar"), column("date"), column("time")]
     assert isinstance(choose_encoder(schema, columns), BinaryEncoder)
 
