@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Iterator, Sequence
+from queue import Queue
 from typing import Any, Literal, Protocol
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from loadstar.warehouse.catalog import Column
 
@@ -114,6 +116,22 @@ def _binary_ready(arrow: pa.DataType, column: Column) -> bool:
     return expected is not None and arrow == expected
 
 
+class BoundedWriter(QueuedLibpqWriter):
+    """psycopg's threaded COPY writer, with its queue bounded to ~8 MB.
+
+    The stock queue holds up to 1,024 blocks of 128 kB: when the server is
+    slower than Parquet decoding (always, with foreign keys to check) it fills
+    to 128 MB. A queue of one batch keeps memory flat and still lets the
+    next batch be decoded while this one is sent.
+    """
+
+    QUEUE_BLOCKS = 64
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        super().__init__(cursor)
+        self._queue = Queue(maxsize=self.QUEUE_BLOCKS)  # type: ignore[assignment]
+
+
 def copy_statement(table: sql.Composable, columns: Sequence[str], fmt: CopyFormat) -> sql.Composed:
     return sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT {fmt})").format(
         table=table,
@@ -136,7 +154,7 @@ def copy_batches(
     encoder = choose_encoder(first.schema, columns)
     rows = 0
     statement = copy_statement(table, [c.name for c in columns], encoder.format)
-    with cur.copy(statement) as copy:
+    with cur.copy(statement, writer=BoundedWriter(cur)) as copy:
         copy.write(encoder.header())
         for batch in _chain(first, stream):
             if batch.num_rows:

@@ -1,0 +1,1 @@
+"""loadstar's benchmark: ``make bench`` (``python -m bench.run``)."""

@@ -1,0 +1,548 @@
+"""``make bench``: loadstar against the ways people load Parquet into PostgreSQL.
+
+One run, one machine, the same rows for every method:
+
+1. generates a 1M-row sales-order file (and a 5M-row one for the memory
+   curve) with the types a pandas transform writes, into moto's S3 server;
+2. loads it with loadstar end to end (S3 → warehouse through
+   ``load_fact_table``) and with the baselines: row-by-row INSERT through
+   pg8000 (on a 50k-row slice, extrapolated), pandas ``to_sql``, psycopg
+   ``executemany``, and the server's own ``COPY … FROM 'file'`` in binary and
+   CSV — the fastest the server can ingest those rows;
+3. in two warehouses: (a) the fact table with no foreign keys and no version
+   key, (b) the real star schema with its foreign keys and version key;
+4. times a 100k-row dimension upsert in which 10% of the rows changed;
+5. measures how a run's own cost (outside S3 listing calls) grows with the
+   number of files already loaded: 1,000, 10,000, 20,000;
+6. prints one table of rows/s, ratios and peak RSS, and writes
+   ``bench/results.json``.
+
+Every load runs in a fresh process (``bench.worker``). ``--quick`` runs the
+same code on tiny data, for the smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+from psycopg import sql
+
+from bench import data
+from bench.worker import FACT_COLUMNS
+from loadstar.config import DEFAULT_LEDGER_SCHEMA
+from loadstar.ledger import ensure_ledger
+from loadstar.local import LocalServices
+from loadstar.sample import stamp
+from loadstar.warehouse.schema import init_warehouse
+
+HERE = Path(__file__).parent
+FACT = "fact_sales_order"
+START = dt.datetime(2024, 5, 24, 14, 35, 22, 123456)
+
+
+PRELOAD_LEDGER = """
+    INSERT INTO loadstar.load_ledger (bucket, key, table_name, etag, size_bytes, file_instant,
+                                      status, rows_in_file, rows_written, attempts, loaded_at)
+    SELECT %s, k, %s, e, %s, %s::timestamptz + make_interval(mins => i::int), 'loaded',
+           %s, %s, 1, now()
+    FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(k, e, i)
+"""
+
+PRELOAD_FACTS = """
+    INSERT INTO fact_sales_order (
+        sales_order_id, created_date, created_time, last_updated_date, last_updated_time,
+        sales_staff_id, counterparty_id, units_sold, unit_price, currency_id, design_id,
+        agreed_payment_date, agreed_delivery_date, agreed_delivery_location_id)
+    SELECT g, date '2022-01-01' + g %% 1000, time '10:00', date '2022-01-01' + g %% 1000,
+           time '10:00' + make_interval(secs => g %% 3600), 1 + g %% 20, 1 + g %% 20,
+           1000 + g %% 9000, 2.5, 1 + g %% 3, 1 + g %% 300, date '2022-02-01' + g %% 1000,
+           date '2022-02-03' + g %% 1000, 1 + g %% 30
+    FROM generate_series(%s::int, %s::int) AS g
+"""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rows: int
+    big_rows: int
+    row_by_row_rows: int
+    dimension_rows: int
+    history: tuple[int, ...]
+    history_file_rows: int
+    history_new_rows: int
+    repeats: int
+
+
+FULL = Sizes(1_000_000, 5_000_000, 50_000, 100_000, (1_000, 10_000, 20_000), 100, 1_000, 3)
+QUICK = Sizes(3_000, 12_000, 500, 2_000, (5, 10, 20), 5, 50, 1)
+
+
+class Bench:
+    def __init__(self, stack: LocalServices, sizes: Sizes, workdir: Path) -> None:
+        self.stack = stack
+        self.sizes = sizes
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            **stack.environment(),
+            "LOADSTAR_LOG_LEVEL": "WARNING",
+        }
+        self.s3 = boto3.client(
+            "s3",
+            endpoint_url=stack.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        self.results: dict[str, Any] = {"methods": [], "memory": [], "history": []}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def worker(
+        self, method: str, args: dict[str, Any], env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.worker", method, json.dumps(args)],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=HERE.parent,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{method} failed:\n{done.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    def database(self, name: str, *, foreign_keys: bool) -> str:
+        url = self.stack.create_database(name)
+        with psycopg.connect(url, autocommit=True) as conn:
+            init_warehouse(conn)
+            ensure_ledger(conn, DEFAULT_LEDGER_SCHEMA)
+            if not foreign_keys:
+                for (constraint,) in conn.execute(
+                    "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                    "AND contype = 'f'",
+                    (FACT,),
+                ).fetchall():
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                            sql.Identifier(FACT), sql.Identifier(constraint)
+                        )
+                    )
+                conn.execute("DROP INDEX fact_sales_order_version")
+        return url
+
+    def bucket(self, name: str) -> str:
+        self.s3.create_bucket(Bucket=name)
+        return name
+
+    def put(self, bucket: str, key: str, body: bytes) -> str:
+        return self.s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
+
+    def reset(self, url: str) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(sql.Identifier(FACT)))
+            conn.execute("TRUNCATE loadstar.load_ledger")
+
+    def count(self, url: str) -> int:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(FACT))
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    def record(
+        self, warehouse: str, method: str, result: dict[str, Any], expected: int, note: str = ""
+    ) -> dict[str, Any]:
+        rows = int(result["rows"])
+        entry = {
+            "warehouse": warehouse,
+            "method": method,
+            "rows": rows,
+            "rows_ok": rows == expected,
+            "seconds": round(result["seconds"], 3),
+            "rows_per_second": round(rows / result["seconds"]) if result["seconds"] else None,
+            "peak_rss_mb": result.get("peak_rss_mb"),
+            "note": note,
+        }
+        self.results["methods"].append(entry)
+        print(
+            f"  {warehouse} {method:<28} {entry['rows_per_second'] or 0:>10,} rows/s  "
+            f"{entry['seconds']:>8.2f} s  {entry['peak_rss_mb']} MB  {note}",
+            flush=True,
+        )
+        return entry
+
+    # -- the measurements -------------------------------------------------------------------
+
+    def load_methods(self) -> None:
+        n = self.sizes.rows
+        facts = data.fact_table(n)
+        body = data.parquet(facts)
+        local = self.workdir / "facts.parquet"
+        local.write_bytes(body)
+        self.results["data"] = {"rows": n, "parquet_bytes": len(body)}
+        print(f"fact file: {n:,} rows, {len(body) / 1e6:.1f} MB snappy Parquet", flush=True)
+        copy_dir = self.workdir / "server-files"
+        copy_dir.mkdir(mode=0o777)
+        copy_dir.chmod(0o777)  # the server may run as another user
+
+        for warehouse, foreign_keys in (("a", False), ("b", True)):
+            print(
+                f"warehouse ({warehouse}): "
+                + (
+                    "star schema, foreign keys, version key"
+                    if foreign_keys
+                    else "no foreign keys, no version key"
+                ),
+                flush=True,
+            )
+            url = self.database(f"bench_{warehouse}", foreign_keys=foreign_keys)
+            env = {"LOADSTAR_DATABASE_URL": url}
+            if foreign_keys:
+                self.load_dimensions(url)
+            else:
+                config = self.workdir / "no-version-key.toml"
+                config.write_text(f"[tables.{FACT}]\nversion_key = []\n")
+                env["LOADSTAR_CONFIG"] = str(config)
+            bucket = self.bucket(f"bench-{warehouse}")
+            self.put(bucket, f"fact/sales_order-{stamp(START)}.parquet", body)
+
+            repeats = self.sizes.repeats if not foreign_keys else 1
+            runs = []
+            for _ in range(repeats):
+                self.reset(url)
+                runs.append(self.worker("loadstar_facts", {"bucket": bucket}, env))
+            best = min(runs, key=lambda r: r["seconds"])
+            assert self.count(url) == n, "loadstar loaded a different number of rows"
+            self.record(warehouse, "loadstar", best, n, "S3 → warehouse, end to end")
+            if not foreign_keys:
+                self.reset(url)
+                fallback = self.worker(
+                    "loadstar_facts", {"bucket": bucket}, {**env, "LOADSTAR_BENCH_CSV": "1"}
+                )
+                self.record(warehouse, "loadstar (CSV fallback)", fallback, n, "without pgpq")
+
+            for fmt in ("binary", "csv"):
+                path = copy_dir / f"facts-{warehouse}.{fmt}"
+                self.export(url, path, fmt)
+                runs = []
+                for _ in range(repeats):
+                    self.reset(url)
+                    runs.append(
+                        self.worker(
+                            "server_copy",
+                            {"url": url, "table": FACT, "path": str(path), "format": fmt},
+                        )
+                    )
+                best = min(runs, key=lambda r: r["seconds"])
+                self.record(warehouse, f"server COPY FROM file ({fmt})", best, n, "the limit")
+
+            baseline = {"parquet": str(local), "table": FACT, "url": url}
+            self.reset(url)
+            self.record(
+                warehouse,
+                "pandas to_sql",
+                self.worker(
+                    "pandas_to_sql", {**baseline, "sqlalchemy_url": self.sqlalchemy_url(url)}
+                ),
+                n,
+            )
+            self.reset(url)
+            self.record(
+                warehouse, "psycopg executemany", self.worker("psycopg_executemany", baseline), n
+            )
+            self.reset(url)
+            params = psycopg.conninfo.conninfo_to_dict(url)
+            slice_rows = self.sizes.row_by_row_rows
+            self.record(
+                warehouse,
+                "row-by-row INSERT (pg8000)",
+                self.worker(
+                    "row_by_row",
+                    {
+                        **baseline,
+                        "limit": slice_rows,
+                        "user": params["user"],
+                        "dbname": params["dbname"],
+                        "socket": f"{params['host']}/.s.PGSQL.5432",
+                    },
+                ),
+                slice_rows,
+                f"{slice_rows:,}-row slice; rows/s extrapolated",
+            )
+
+    def export(self, url: str, path: Path, fmt: str) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL(
+                    "COPY (SELECT {} FROM {} ORDER BY sales_record_id) TO {} (FORMAT {})"
+                ).format(
+                    sql.SQL(", ").join(sql.Identifier(c) for c in FACT_COLUMNS),
+                    sql.Identifier(FACT),
+                    sql.Literal(str(path)),
+                    sql.SQL(fmt),
+                )
+            )
+
+    def sqlalchemy_url(self, url: str) -> str:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+        return f"postgresql+psycopg://{params['user']}@/{params['dbname']}?host={params['host']}"
+
+    def load_dimensions(self, url: str) -> None:
+        import loadstar
+
+        previous = os.environ.get("LOADSTAR_DATABASE_URL")
+        os.environ["LOADSTAR_DATABASE_URL"] = url
+        try:
+            for name, table in data.dimension_tables().items():
+                loadstar.load_to_warehouse(table, name)
+        finally:
+            if previous is None:
+                os.environ.pop("LOADSTAR_DATABASE_URL")
+            else:
+                os.environ["LOADSTAR_DATABASE_URL"] = previous
+
+    def memory_curve(self) -> None:
+        print("memory: peak RSS loading one file (warehouse a)", flush=True)
+        url = self.database("bench_memory", foreign_keys=False)
+        config = self.workdir / "no-version-key.toml"
+        env = {"LOADSTAR_DATABASE_URL": url, "LOADSTAR_CONFIG": str(config)}
+        for rows in (self.sizes.rows, self.sizes.big_rows):
+            bucket = self.bucket(f"bench-memory-{rows}")
+            body = data.parquet(data.fact_table(rows, seed=rows))
+            self.put(bucket, f"fact/sales_order-{stamp(START)}.parquet", body)
+            self.reset(url)
+            result = self.worker("loadstar_facts", {"bucket": bucket}, env)
+            entry = {
+                "rows": rows,
+                "parquet_bytes": len(body),
+                "seconds": round(result["seconds"], 3),
+                "rows_per_second": round(rows / result["seconds"]),
+                "peak_rss_mb": result["peak_rss_mb"],
+                "rows_ok": self.count(url) == rows,
+            }
+            self.results["memory"].append(entry)
+            print(
+                f"  {rows:>10,} rows  {len(body) / 1e6:7.1f} MB  "
+                f"peak RSS {entry['peak_rss_mb']} MB  {entry['rows_per_second']:,} rows/s",
+                flush=True,
+            )
+
+    def dimension_upsert(self) -> None:
+        n = self.sizes.dimension_rows
+        print(f"dimension upsert: {n:,} counterparties, 10% changed", flush=True)
+        url = self.database("bench_dimension", foreign_keys=True)
+        bucket = self.bucket("bench-dimension")
+        env = {"LOADSTAR_DATABASE_URL": url}
+        self.put(
+            bucket,
+            f"dimension/counterparty-{stamp(START)}.parquet",
+            data.parquet(data.counterparties(n)),
+        )
+        first = self.worker("loadstar_dims", {"bucket": bucket}, env)
+        later = START + dt.timedelta(hours=1)
+        self.put(
+            bucket,
+            f"dimension/counterparty-{stamp(later)}.parquet",
+            data.parquet(data.counterparties(n, changed_every=10)),
+        )
+        second = self.worker("loadstar_dims", {"bucket": bucket}, env)
+        self.results["dimension_upsert"] = {
+            "rows": n,
+            "initial_load_seconds": round(first["seconds"], 3),
+            "upsert_seconds": round(second["seconds"], 3),
+            "rows_written": second["rows"],
+            "expected_rows_written": (n + 9) // 10,
+        }
+        print(
+            f"  first load {first['seconds']:.2f} s; upsert of {n:,} rows with "
+            f"{second['rows']:,} changed: {second['seconds']:.2f} s",
+            flush=True,
+        )
+
+    def history(self) -> None:
+        print("history: one new file, with many files already loaded", flush=True)
+        url = self.database("bench_history", foreign_keys=True)
+        bucket = self.bucket("bench-history")
+        env = {"LOADSTAR_DATABASE_URL": url}
+        self.load_dimensions(url)
+        tiny = data.parquet(data.fact_table(1, first_id=0))
+        loaded, next_id = 0, 10_000_000
+        new_files = 0
+        for target in self.sizes.history:
+            self.preload(url, bucket, tiny, loaded, target)
+            loaded = target
+            runs = []
+            for _ in range(3):
+                new_files += 1
+                moment = START + dt.timedelta(days=400, minutes=new_files)
+                self.put(
+                    bucket,
+                    f"fact/sales_order-{stamp(moment)}.parquet",
+                    data.parquet(data.fact_table(self.sizes.history_new_rows, first_id=next_id)),
+                )
+                next_id += self.sizes.history_new_rows
+                runs.append(self.worker("loadstar_history", {"bucket": bucket}, env))
+            outside = statistics.median(r["outside_listing_seconds"] for r in runs)
+            entry = {
+                "files_loaded_before": target,
+                "fact_rows_before": self.count(url),
+                "outside_listing_seconds": round(outside, 4),
+                "listing_seconds": round(statistics.median(r["listing_seconds"] for r in runs), 4),
+                "runs": runs,
+            }
+            self.results["history"].append(entry)
+            print(
+                f"  {target:>6,} files loaded: run's own cost {outside * 1000:.0f} ms "
+                f"(+ {entry['listing_seconds'] * 1000:.0f} ms in S3 listing calls)",
+                flush=True,
+            )
+
+    def preload(self, url: str, bucket: str, body: bytes, start: int, stop: int) -> None:
+        """Files ``start..stop`` as if already loaded: objects, ledger rows, fact rows."""
+        keys = [
+            f"fact/sales_order-{stamp(START + dt.timedelta(minutes=k))}.parquet"
+            for k in range(start, stop)
+        ]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            etags = list(pool.map(lambda key: self.put(bucket, key, body), keys))
+        rows = self.sizes.history_file_rows
+        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+            conn.execute(
+                PRELOAD_LEDGER,
+                (
+                    bucket,
+                    FACT,
+                    len(body),
+                    START.replace(tzinfo=dt.UTC) + dt.timedelta(minutes=start - 1),
+                    rows,
+                    rows,
+                    keys,
+                    etags,
+                ),
+            )
+            # Fact rows to match, written set-wise with the foreign keys checked
+            # once afterwards rather than row by row.
+            constraints = conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype = 'f'",
+                (FACT,),
+            ).fetchall()
+            for name, _ in constraints:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                        sql.Identifier(FACT), sql.Identifier(name)
+                    )
+                )
+            first, last = start * rows + 1, stop * rows
+            conn.execute(PRELOAD_FACTS, (first, last))
+            for name, definition in constraints:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                        sql.Identifier(FACT), sql.Identifier(name)
+                    )
+                    + sql.SQL(definition)
+                )
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE fact_sales_order")
+            conn.execute("VACUUM ANALYZE loadstar.load_ledger")
+
+
+def summarise(results: dict[str, Any]) -> None:
+    methods = results["methods"]
+    print("\n" + "=" * 100)
+    header = (
+        f"{'warehouse':<10}{'method':<30}{'rows/s':>11}{'x server binary COPY':>22}"
+        f"{'loadstar x':>12}{'peak RSS MB':>13}"
+    )
+    print(header)
+    ratios: dict[str, dict[str, float]] = {}
+    for warehouse in ("a", "b"):
+        rows = [m for m in methods if m["warehouse"] == warehouse]
+        limit = next(m for m in rows if m["method"] == "server COPY FROM file (binary)")
+        ours = next(m for m in rows if m["method"] == "loadstar")
+        ratios[warehouse] = {}
+        for m in rows:
+            vs_limit = m["rows_per_second"] / limit["rows_per_second"]
+            ours_vs = ours["rows_per_second"] / m["rows_per_second"]
+            ratios[warehouse][m["method"]] = round(ours_vs, 2)
+            m["ratio_to_server_binary_copy"] = round(vs_limit, 3)
+            m["loadstar_speedup"] = round(ours_vs, 2)
+            print(
+                f"{warehouse:<10}{m['method']:<30}{m['rows_per_second']:>11,}{vs_limit:>22.2f}"
+                f"{ours_vs:>12.1f}{m['peak_rss_mb']:>13}"
+            )
+    results["loadstar_speedup"] = ratios
+    memory = results["memory"]
+    growth = memory[1]["peak_rss_mb"] / memory[0]["peak_rss_mb"]
+    results["memory_growth"] = round(growth, 3)
+    print(
+        f"\npeak RSS: {memory[0]['peak_rss_mb']} MB for {memory[0]['rows']:,} rows, "
+        f"{memory[1]['peak_rss_mb']} MB for {memory[1]['rows']:,} rows (x {growth:.2f})"
+    )
+    upsert = results["dimension_upsert"]
+    print(
+        f"dimension upsert: {upsert['rows']:,} rows, {upsert['rows_written']:,} changed, "
+        f"{upsert['upsert_seconds']:.2f} s"
+    )
+    history = results["history"]
+    flat = history[-1]["outside_listing_seconds"] / history[0]["outside_listing_seconds"]
+    results["history_growth"] = round(flat, 3)
+    print(
+        "run's own cost by files already loaded: "
+        + ", ".join(
+            f"{h['files_loaded_before']:,} → {h['outside_listing_seconds'] * 1000:.0f} ms"
+            for h in history
+        )
+        + f" (x {flat:.2f})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny data: checks the code, not speed"
+    )
+    parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write results")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="loadstar-bench-") as tmp, LocalServices() as stack:
+        Path(tmp).chmod(0o755)  # the server, perhaps another user, reads and writes files here
+        bench = Bench(stack, sizes, Path(tmp))
+        bench.results["machine"] = {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "quick": args.quick,
+        }
+        bench.load_methods()
+        bench.memory_curve()
+        bench.dimension_upsert()
+        bench.history()
+        summarise(bench.results)
+    bench.results["seconds"] = round(time.monotonic() - started, 1)
+    Path(args.out).write_text(json.dumps(bench.results, indent=2, default=str))
+    print(f"\nwrote {args.out} ({bench.results['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

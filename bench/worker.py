@@ -1,0 +1,207 @@
+"""One timed load, in a process of its own: ``python -m bench.worker METHOD JSON``.
+
+Each method prints one JSON line: the rows it loaded, the seconds the load
+itself took (setup such as reading the Parquet file for a baseline is not
+counted), and the process's peak RSS. A fresh process per measurement keeps
+one method's memory and caches from flattering the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+FACT_COLUMNS = [
+    "sales_order_id", "created_date", "created_time", "last_updated_date", "last_updated_time",
+    "sales_staff_id", "counterparty_id", "units_sold", "unit_price", "currency_id", "design_id",
+    "agreed_payment_date", "agreed_delivery_date", "agreed_delivery_location_id",
+]  # fmt: skip
+
+Result = dict[str, Any]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory.
+
+    ``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` over an
+    exec, so a worker would report its (large) parent's peak as its own.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def loadstar_facts(args: dict[str, Any]) -> Result:
+    """End to end through the public API: list, download, decode, cast, COPY, commit."""
+    from loadstar import load_fact_table
+
+    started = time.perf_counter()
+    summary = load_fact_table(args["bucket"])
+    seconds = time.perf_counter() - started
+    return {
+        "rows": summary["rows_written"],
+        "seconds": seconds,
+        "summary_status": summary["status"],
+    }
+
+
+def loadstar_dims(args: dict[str, Any]) -> Result:
+    from loadstar import load_dim_tables
+
+    started = time.perf_counter()
+    summary = load_dim_tables(args["bucket"])
+    seconds = time.perf_counter() - started
+    return {"rows": summary["rows_written"], "seconds": seconds, "files": summary["files_loaded"]}
+
+
+def loadstar_history(args: dict[str, Any]) -> Result:
+    """A whole run, with the time spent inside S3 listing calls measured apart."""
+    import boto3
+
+    from loadstar import pipeline
+    from loadstar.config import load_settings
+    from loadstar.s3 import RETRY_CONFIG
+
+    client = boto3.client("s3", config=RETRY_CONFIG)
+    listing = {"seconds": 0.0, "calls": 0}
+    marks: list[float] = []
+
+    def before(**_: Any) -> None:
+        marks.append(time.perf_counter())
+
+    def after(**_: Any) -> None:
+        listing["seconds"] += time.perf_counter() - marks.pop()
+        listing["calls"] += 1
+
+    client.meta.events.register("before-call.s3.ListObjectsV2", before)
+    client.meta.events.register("after-call.s3.ListObjectsV2", after)
+    started = time.perf_counter()
+    summary = pipeline.run(load_settings(bucket=args["bucket"]), s3=client)
+    total = time.perf_counter() - started
+    return {
+        "rows": summary.to_dict()["rows_written"],
+        "seconds": total,
+        "listing_seconds": listing["seconds"],
+        "listing_calls": listing["calls"],
+        "outside_listing_seconds": total - listing["seconds"],
+        "files_loaded": summary.to_dict()["files_loaded"],
+    }
+
+
+def server_copy(args: dict[str, Any]) -> Result:
+    """The server reading a file it can see itself: no client in the loop."""
+    with psycopg.connect(args["url"], autocommit=True) as conn:
+        statement = sql.SQL("COPY {} ({}) FROM {} (FORMAT {})").format(
+            sql.Identifier(args["table"]),
+            sql.SQL(", ").join(sql.Identifier(c) for c in FACT_COLUMNS),
+            sql.Literal(args["path"]),
+            sql.SQL(args["format"]),
+        )
+        started = time.perf_counter()
+        cur = conn.execute(statement)
+        seconds = time.perf_counter() - started
+        return {"rows": cur.rowcount, "seconds": seconds}
+
+
+def _read(path: str, limit: int | None) -> Any:
+    """The file as a baseline gets it: the string dates already parsed (untimed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=FACT_COLUMNS)
+    if limit:
+        table = table.slice(0, limit)
+    for name in ("agreed_payment_date", "agreed_delivery_date"):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(pa.date32()))
+    return table
+
+
+def _rows(path: str, limit: int | None) -> list[tuple[Any, ...]]:
+    table = _read(path, limit)
+    columns = [table.column(c).to_pylist() for c in FACT_COLUMNS]
+    return list(zip(*columns, strict=True))
+
+
+def _insert_sql(table: str, placeholder: str = "%s") -> str:
+    columns = ", ".join(FACT_COLUMNS)
+    marks = ", ".join([placeholder] * len(FACT_COLUMNS))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+
+def psycopg_executemany(args: dict[str, Any]) -> Result:
+    rows = _rows(args["parquet"], args.get("limit"))
+    with psycopg.connect(args["url"]) as conn:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.executemany(_insert_sql(args["table"]).encode(), rows)
+        conn.commit()
+        seconds = time.perf_counter() - started
+    return {"rows": len(rows), "seconds": seconds}
+
+
+def pandas_to_sql(args: dict[str, Any]) -> Result:
+    import pandas as pd
+    import sqlalchemy
+
+    frame: pd.DataFrame = _read(args["parquet"], args.get("limit")).to_pandas()
+    engine = sqlalchemy.create_engine(args["sqlalchemy_url"])
+    started = time.perf_counter()
+    frame.to_sql(args["table"], engine, if_exists="append", index=False)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"rows": len(frame), "seconds": seconds}
+
+
+def row_by_row(args: dict[str, Any]) -> Result:
+    """What a hand-written load Lambda does: pg8000, one INSERT per row, one commit."""
+    import pg8000
+
+    rows = _rows(args["parquet"], args["limit"])
+    conn = pg8000.connect(user=args["user"], database=args["dbname"], unix_sock=args["socket"])
+    started = time.perf_counter()
+    cur = conn.cursor()
+    statement = _insert_sql(args["table"])
+    for row in rows:
+        cur.execute(statement, row)
+    conn.commit()
+    seconds = time.perf_counter() - started
+    conn.close()
+    return {"rows": len(rows), "seconds": seconds}
+
+
+METHODS: dict[str, Callable[[dict[str, Any]], Result]] = {
+    "loadstar_facts": loadstar_facts,
+    "loadstar_dims": loadstar_dims,
+    "loadstar_history": loadstar_history,
+    "server_copy": server_copy,
+    "psycopg_executemany": psycopg_executemany,
+    "pandas_to_sql": pandas_to_sql,
+    "row_by_row": row_by_row,
+}
+
+
+def main() -> None:
+    method, args = sys.argv[1], json.loads(sys.argv[2])
+    if os.environ.get("LOADSTAR_BENCH_CSV"):
+        # As on a platform without a pgpq wheel.
+        import loadstar.warehouse.copy
+
+        loadstar.warehouse.copy._pgpq = None
+    result = METHODS[method](args)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
