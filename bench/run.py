@@ -125,7 +125,7 @@ class Bench:
             cwd=HERE.parent,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"{method} failed:\n{done.stderr[-3000:]}")
+            raise RuntimeError(f"{method} failed:\n{done.stderr[-6000:]}")
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
 
@@ -191,7 +191,7 @@ class Bench:
 
     # -- the measurements -------------------------------------------------------------------
 
-    def load_methods(self) -> None:
+    def load_methods(self, warehouses: list[str], *, baselines: bool = True) -> None:
         n = self.sizes.rows
         facts = data.fact_table(n)
         body = data.parquet(facts)
@@ -203,7 +203,8 @@ class Bench:
         copy_dir.mkdir(mode=0o777)
         copy_dir.chmod(0o777)  # the server may run as another user
 
-        for warehouse, foreign_keys in (("a", False), ("b", True)):
+        for warehouse in warehouses:
+            foreign_keys = warehouse == "b"
             print(
                 f"warehouse ({warehouse}): "
                 + (
@@ -254,6 +255,8 @@ class Bench:
                 best = min(runs, key=lambda r: r["seconds"])
                 self.record(warehouse, f"server COPY FROM file ({fmt})", best, n, "the limit")
 
+            if not baselines:
+                continue
             baseline = {"parquet": str(local), "table": FACT, "url": url}
             self.reset(url)
             self.record(
@@ -474,7 +477,7 @@ def summarise(results: dict[str, Any]) -> None:
     )
     print(header)
     ratios: dict[str, dict[str, float]] = {}
-    for warehouse in ("a", "b"):
+    for warehouse in sorted({m["warehouse"] for m in methods}):
         rows = [m for m in methods if m["warehouse"] == warehouse]
         limit = next(m for m in rows if m["method"] == "server COPY FROM file (binary)")
         ours = next(m for m in rows if m["method"] == "loadstar")
@@ -491,28 +494,31 @@ def summarise(results: dict[str, Any]) -> None:
             )
     results["loadstar_speedup"] = ratios
     memory = results["memory"]
-    growth = memory[1]["peak_rss_mb"] / memory[0]["peak_rss_mb"]
-    results["memory_growth"] = round(growth, 3)
-    print(
-        f"\npeak RSS: {memory[0]['peak_rss_mb']} MB for {memory[0]['rows']:,} rows, "
-        f"{memory[1]['peak_rss_mb']} MB for {memory[1]['rows']:,} rows (x {growth:.2f})"
-    )
-    upsert = results["dimension_upsert"]
-    print(
-        f"dimension upsert: {upsert['rows']:,} rows, {upsert['rows_written']:,} changed, "
-        f"{upsert['upsert_seconds']:.2f} s"
-    )
-    history = results["history"]
-    flat = history[-1]["outside_listing_seconds"] / history[0]["outside_listing_seconds"]
-    results["history_growth"] = round(flat, 3)
-    print(
-        "run's own cost by files already loaded: "
-        + ", ".join(
-            f"{h['files_loaded_before']:,} → {h['outside_listing_seconds'] * 1000:.0f} ms"
-            for h in history
+    if memory:
+        growth = memory[-1]["peak_rss_mb"] / memory[0]["peak_rss_mb"]
+        results["memory_growth"] = round(growth, 3)
+        print(
+            f"\npeak RSS: {memory[0]['peak_rss_mb']} MB for {memory[0]['rows']:,} rows, "
+            f"{memory[-1]['peak_rss_mb']} MB for {memory[-1]['rows']:,} rows (x {growth:.2f})"
         )
-        + f" (x {flat:.2f})"
-    )
+    upsert = results.get("dimension_upsert")
+    if upsert:
+        print(
+            f"dimension upsert: {upsert['rows']:,} rows, {upsert['rows_written']:,} changed, "
+            f"{upsert['upsert_seconds']:.2f} s"
+        )
+    history = results["history"]
+    if history:
+        flat = history[-1]["outside_listing_seconds"] / history[0]["outside_listing_seconds"]
+        results["history_growth"] = round(flat, 3)
+        print(
+            "run's own cost by files already loaded: "
+            + ", ".join(
+                f"{h['files_loaded_before']:,} → {h['outside_listing_seconds'] * 1000:.0f} ms"
+                for h in history
+            )
+            + f" (x {flat:.2f})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -521,7 +527,19 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="tiny data: checks the code, not speed"
     )
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write results")
+    parser.add_argument(
+        "--only",
+        default="loads,memory,dimension,history",
+        help="comma-separated sections to run (default: all of loads,memory,dimension,history)",
+    )
+    parser.add_argument(
+        "--warehouses", default="a,b", help="warehouses for the loads section (default: a,b)"
+    )
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="loads: only loadstar and the server's COPY"
+    )
     args = parser.parse_args(argv)
+    sections = set(args.only.split(","))
     sizes = QUICK if args.quick else FULL
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="loadstar-bench-") as tmp, LocalServices() as stack:
@@ -533,10 +551,14 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "quick": args.quick,
         }
-        bench.load_methods()
-        bench.memory_curve()
-        bench.dimension_upsert()
-        bench.history()
+        if "loads" in sections:
+            bench.load_methods(args.warehouses.split(","), baselines=not args.no_baselines)
+        if "memory" in sections:
+            bench.memory_curve()
+        if "dimension" in sections:
+            bench.dimension_upsert()
+        if "history" in sections:
+            bench.history()
         summarise(bench.results)
     bench.results["seconds"] = round(time.monotonic() - started, 1)
     Path(args.out).write_text(json.dumps(bench.results, indent=2, default=str))

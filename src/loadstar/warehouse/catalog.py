@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import psycopg
 from psycopg import sql
 
 from loadstar.errors import ConfigError
+from loadstar.warehouse.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,23 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key of the table: its columns and the key they reference."""
+
+    name: str
+    columns: tuple[str, ...]
+    ref_schema: str
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    match_simple: bool
+    """MATCH SIMPLE, the default: a row with any NULL in the key is not checked."""
+
+    @property
+    def ref_identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.ref_schema, self.ref_table)
+
+
+@dataclass(frozen=True)
 class TableInfo:
     """A warehouse table as the catalogue describes it."""
 
@@ -60,9 +77,13 @@ class TableInfo:
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
-    foreign_keys: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    foreign_keys: Mapping[str, ForeignKey] = field(default_factory=lambda: MappingProxyType({}))
+    indexes: tuple[tuple[str, ...], ...] = ()
+    """Key columns of each valid btree index, in index order."""
+    unique_keys: tuple[frozenset[str], ...] = ()
+    """Column sets that a unique index (no predicate, not deferred) keeps unique."""
+    has_triggers: bool = False
+    """User triggers or rules: rows must go through them one by one."""
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -71,6 +92,10 @@ class TableInfo:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def has_index_for(self, columns: tuple[str, ...]) -> bool:
+        """Whether an index can find rows by equality on ``columns``."""
+        return any(index[0] in columns for index in self.indexes)
 
     def column(self, name: str) -> Column | None:
         for col in self.columns:
@@ -118,18 +143,40 @@ _PRIMARY_KEY = sql.SQL("""
 """)
 
 _FOREIGN_KEYS = sql.SQL("""
-    SELECT con.conname, array_agg(a.attname ORDER BY k.pos)
+    SELECT con.conname,
+           array_agg(a.attname ORDER BY k.pos),
+           rn.nspname,
+           rc.relname,
+           array_agg(ra.attname ORDER BY k.pos),
+           con.confmatchtype = 's' AND con.confrelid <> con.conrelid
     FROM pg_constraint con
-    CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, pos)
+    CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(attnum, refnum, pos)
     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+    JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = k.refnum
+    JOIN pg_class rc ON rc.oid = con.confrelid
+    JOIN pg_namespace rn ON rn.oid = rc.relnamespace
     WHERE con.conrelid = %(oid)s AND con.contype = 'f'
-    GROUP BY con.conname
+    GROUP BY con.conname, rn.nspname, rc.relname, con.confmatchtype, con.confrelid, con.conrelid
+""")
+
+_INDEXES = sql.SQL("""
+    SELECT array_agg(a.attname ORDER BY k.pos), i.indisunique AND i.indimmediate
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = %(oid)s AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+    GROUP BY i.indexrelid, i.indisunique, i.indimmediate
+""")
+
+_HAS_TRIGGERS = sql.SQL("""
+    SELECT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = %(oid)s AND NOT tgisinternal)
+        OR EXISTS (SELECT FROM pg_rewrite WHERE ev_class = %(oid)s)
 """)
 
 
-def describe_table(
-    conn: psycopg.Connection[tuple[object, ...]], name: str, schema: str | None
-) -> TableInfo:
+def describe_table(conn: Connection, name: str, schema: str | None) -> TableInfo:
     """Introspect ``name`` in ``schema`` (or the search path); `ConfigError` if absent."""
     with conn.cursor() as cur:
         cur.execute(_FIND_TABLE, {"table": name, "schema": schema})
@@ -151,18 +198,37 @@ def describe_table(
                 not_null=bool(r[3]),
                 has_default=bool(r[4]),
                 generated=bool(r[5]),
-                typmod=int(str(r[6])),
+                typmod=int(r[6]),
             )
             for r in cur.fetchall()
         )
         cur.execute(_PRIMARY_KEY, {"oid": oid})
         primary_key = tuple(str(r[0]) for r in cur.fetchall())
         cur.execute(_FOREIGN_KEYS, {"oid": oid})
-        foreign_keys = {str(r[0]): tuple(str(c) for c in r[1]) for r in cur.fetchall()}  # type: ignore[attr-defined]
+        foreign_keys = {
+            str(r[0]): ForeignKey(
+                name=str(r[0]),
+                columns=tuple(r[1]),
+                ref_schema=str(r[2]),
+                ref_table=str(r[3]),
+                ref_columns=tuple(r[4]),
+                match_simple=bool(r[5]),
+            )
+            for r in cur.fetchall()
+        }
+        cur.execute(_INDEXES, {"oid": oid})
+        found_indexes = cur.fetchall()
+        indexes = tuple(tuple(str(c) for c in r[0]) for r in found_indexes)
+        unique_keys = tuple(frozenset(str(c) for c in r[0]) for r in found_indexes if r[1])
+        cur.execute(_HAS_TRIGGERS, {"oid": oid})
+        triggers = cur.fetchone()
     return TableInfo(
         schema=table_schema,
         name=name,
         columns=columns,
         primary_key=primary_key,
         foreign_keys=MappingProxyType(foreign_keys),
+        indexes=indexes,
+        unique_keys=unique_keys,
+        has_triggers=bool(triggers and triggers[0]),
     )

@@ -82,7 +82,7 @@ def _column(exc: psycopg.Error, table: TableInfo | None) -> str | None:
         return diag.column_name
     constraint = diag.constraint_name
     if table is not None and constraint is not None and constraint in table.foreign_keys:
-        return ", ".join(table.foreign_keys[constraint])
+        return ", ".join(table.foreign_keys[constraint].columns)
     if diag.context:
         found = _COPY_COLUMN.search(diag.context)
         if found:
