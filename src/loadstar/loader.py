@@ -73,6 +73,7 @@ def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFi
             outcome.status = "already_loaded"
         else:
             outcome.rows_in, outcome.rows_written = result.rows_in, result.rows_written
+            outcome.encoding, outcome.foreign_keys = result.encoding, result.foreign_keys
             tag_loaded(
                 ctx.s3, ctx.bucket, file.key, datetime.now(UTC).isoformat(timespec="seconds")
             )
@@ -121,8 +122,11 @@ def _log(outcome: FileOutcome) -> None:
         "bytes": outcome.size_bytes,
         "seconds": round(outcome.seconds, 3),
     }
-    if outcome.status == "loaded" and outcome.seconds > 0:
-        fields["rows_per_second"] = round(outcome.rows_in / outcome.seconds)
+    if outcome.status == "loaded":
+        fields["copy_format"] = outcome.encoding
+        fields["foreign_keys"] = outcome.foreign_keys
+        if outcome.seconds > 0:
+            fields["rows_per_second"] = round(outcome.rows_in / outcome.seconds)
     if outcome.reason:
         fields["reason"] = outcome.reason
     level = logging.ERROR if outcome.status == "failed" else logging.INFO

@@ -73,6 +73,18 @@ def check_table(spec: TableSpec, table: TableInfo) -> None:
             )
 
 
+def index_advice(spec: TableSpec, table: TableInfo) -> str | None:
+    """What to create when a fact's version key has no index to probe (None if it has one)."""
+    if not spec.version_key or table.has_index_for(spec.version_key):
+        return None
+    columns = ", ".join(f'"{c}"' for c in spec.version_key)
+    return (
+        f"no index on the version key of {table.qualified_name}: every file's "
+        "de-duplication reads the whole table; create one with "
+        f'CREATE UNIQUE INDEX ON "{table.schema}"."{table.name}" ({columns})'
+    )
+
+
 def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPlan:
     """Match the file's columns to the table's; `BadFileError` naming any that do not fit."""
     where = table.qualified_name

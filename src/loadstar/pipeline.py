@@ -15,7 +15,7 @@ from loadstar.config import Settings, TableKind, TableSpec
 from loadstar.discovery import table_files
 from loadstar.errors import LoadstarError
 from loadstar.loader import RunContext, load_file
-from loadstar.mapping import check_table
+from loadstar.mapping import check_table, index_advice
 from loadstar.pending import pending_files
 from loadstar.s3 import s3_client
 from loadstar.summary import RunSummary, TableSummary
@@ -81,6 +81,9 @@ def _load_table(
             return
         table = describe_table(ctx.conn, spec.name, settings.schema)
         check_table(spec, table)
+        advice = index_advice(spec, table)
+        if advice:
+            logs.event("version_key_unindexed", logging.WARNING, table=spec.name, advice=advice)
     except LoadstarError as exc:
         out.error = str(exc)
         logs.event("table_failed", logging.ERROR, table=spec.name, error=out.error)

@@ -18,6 +18,8 @@ class FileOutcome:
     size_bytes: int = 0
     seconds: float = 0.0
     reason: str | None = None
+    encoding: str | None = None
+    foreign_keys: str | None = None
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 
 from loadstar.config import table_from_entry
 from loadstar.errors import BadFileError, ConfigError
-from loadstar.mapping import check_table, plan_columns
+from loadstar.mapping import check_table, index_advice, plan_columns
 from loadstar.warehouse.catalog import Column, TableInfo
 
 
@@ -116,3 +116,17 @@ def test_version_key_must_name_table_columns() -> None:
     spec = table_from_entry("fact_sales_order", {"version_key": ["nope"]})
     with pytest.raises(ConfigError, match="'nope'"):
         check_table(spec, FACT)
+
+
+def test_an_unindexed_version_key_gets_advice() -> None:
+    assert index_advice(FACT_SPEC, FACT) is not None
+    assert "CREATE UNIQUE INDEX" in (index_advice(FACT_SPEC, FACT) or "")
+    indexed = TableInfo(
+        FACT.schema,
+        FACT.name,
+        FACT.columns,
+        FACT.primary_key,
+        indexes=(("sales_order_id", "units_sold"),),
+    )
+    assert index_advice(FACT_SPEC, indexed) is None
+    assert index_advice(DIM_SPEC, DIM) is None

@@ -145,12 +145,15 @@ def copy_batches(
     table: sql.Composable,
     columns: Sequence[Column],
     batches: Iterable[pa.RecordBatch],
-) -> int:
-    """COPY every batch (already cast to ``columns``' types) into ``table``; rows sent."""
+) -> tuple[int, CopyFormat | None]:
+    """COPY every batch (already cast to ``columns``' types) into ``table``.
+
+    Returns the rows sent and the format used (None when there was no batch).
+    """
     stream = iter(batches)
     first = next(stream, None)
     if first is None:
-        return 0
+        return 0, None
     encoder = choose_encoder(first.schema, columns)
     rows = 0
     statement = copy_statement(table, [c.name for c in columns], encoder.format)
@@ -161,7 +164,7 @@ def copy_batches(
                 copy.write(encoder.encode(batch))
                 rows += batch.num_rows
         copy.write(encoder.trailer())
-    return rows
+    return rows, encoder.format
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

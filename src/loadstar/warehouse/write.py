@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import psycopg
 import pyarrow as pa
@@ -20,13 +21,14 @@ from psycopg import sql
 from loadstar.errors import BadFileError
 from loadstar.mapping import LoadPlan
 from loadstar.warehouse.connection import Connection
-from loadstar.warehouse.copy import copy_batches
+from loadstar.warehouse.copy import CopyFormat, copy_batches
 from loadstar.warehouse.errors import classify
 from loadstar.warehouse.foreign_keys import check_foreign_keys, set_based_checks_apply
 
 STAGE = sql.Identifier("loadstar_stage")
 
 Cursor = psycopg.Cursor[tuple[object, ...]]
+ForeignKeyChecks = Literal["per_file", "per_row", "none"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class WriteResult:
     """Rows the file held."""
     rows_written: int
     """Rows inserted or changed in the warehouse table."""
+    encoding: CopyFormat | None = None
+    """How the rows went over COPY: binary, csv (None: there were none)."""
+    foreign_keys: ForeignKeyChecks = "none"
+    """How foreign keys were checked: per file (set-based), per row (triggers), or none."""
 
 
 def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
@@ -42,23 +48,28 @@ def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatc
     try:
         set_based = set_based_checks_apply(conn, plan)
         with conn.cursor() as cur:
+            checks: ForeignKeyChecks = (
+                "per_file" if set_based else "per_row" if plan.table.foreign_keys else "none"
+            )
             if plan.spec.kind == "fact" and not plan.spec.version_key and not set_based:
-                rows = copy_batches(cur, plan.table.identifier, plan.target_columns, batches)
-                return WriteResult(rows, rows)
+                rows, encoding = copy_batches(
+                    cur, plan.table.identifier, plan.target_columns, batches
+                )
+                return WriteResult(rows, rows, encoding, checks)
             _create_stage(cur, plan)
-            rows_in = copy_batches(cur, STAGE, plan.target_columns, batches)
+            rows_in, encoding = copy_batches(cur, STAGE, plan.target_columns, batches)
             if rows_in == 0:
-                return WriteResult(0, 0)
+                return WriteResult(0, 0, encoding, checks)
             move = _upsert if plan.spec.kind == "dimension" else _append
             if not set_based:
-                return WriteResult(rows_in, move(conn, cur, plan))
+                return WriteResult(rows_in, move(conn, cur, plan), encoding, checks)
             check_foreign_keys(cur, plan, STAGE)
             # The keys are checked and their rows locked; the per-row checks
             # would only repeat that, one query per row and key.
             cur.execute("SET LOCAL session_replication_role = replica")
             written = move(conn, cur, plan)
             cur.execute("SET LOCAL session_replication_role = origin")
-            return WriteResult(rows_in, written)
+            return WriteResult(rows_in, written, encoding, checks)
     except psycopg.Error as exc:
         raise classify(exc, table=plan.table) from exc
 

@@ -1,0 +1,118 @@
+"""The whole load as the least-privilege role, not a superuser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.resources import files
+from typing import Any
+
+import psycopg
+import pytest
+from mypy_boto3_s3 import S3Client
+from psycopg import sql
+
+from loadstar import LoadFailedError, lambda_handler
+from loadstar.ledger import ensure_ledger
+from loadstar.local import LocalServices
+from loadstar.sample import dimension_files, fact_files, terrific_totes
+from support import Conn, expected_facts, ledger, put_files, warehouse_facts
+
+ROLE = "loadstar_loader"
+
+
+def grants() -> list[str]:
+    """The statements of the documented role snippet, but the role's creation."""
+    text = files("loadstar").joinpath("sql/loader_role.sql").read_text()
+    code = "\n".join(line.split("--")[0] for line in text.splitlines())
+    statements = [s.strip() for s in code.split(";") if s.strip()]
+    return [s for s in statements if not s.upper().startswith("CREATE ROLE")]
+
+
+@pytest.fixture(scope="module")
+def role(stack: LocalServices) -> Iterator[str]:
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(ROLE)))
+    yield ROLE
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"):
+            with psycopg.connect(stack.database_url(row[0]), autocommit=True) as other:
+                other.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(ROLE)))
+
+
+@pytest.fixture
+def as_loader(
+    role: str, db: Conn, database: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    ensure_ledger(db, "loadstar")  # what `loadstar init-db` does, as the administrator
+    for statement in grants():
+        db.execute(statement.encode())
+    url = psycopg.conninfo.make_conninfo(database, user=role)
+    monkeypatch.setenv("LOADSTAR_DATABASE_URL", url)
+    return url
+
+
+def test_the_documented_role_loads_everything(
+    as_loader: str, s3: S3Client, bucket: str, db: Conn, log_lines: Any
+) -> None:
+    files = terrific_totes(3, 40)
+    put_files(s3, bucket, files)
+    summary = lambda_handler({}, None)
+    assert summary["status"] == "loaded"
+    assert warehouse_facts(db) == expected_facts(files)
+    with psycopg.connect(as_loader) as conn:
+        row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert row == (False,)
+    facts = [
+        line for line in log_lines.events("file_loaded") if line["table"] == "fact_sales_order"
+    ]
+    assert {line["foreign_keys"] for line in facts} == {"per_row"}
+    assert {line["copy_format"] for line in facts} == {"binary"}
+
+
+def test_without_the_replica_grant_foreign_keys_are_checked_row_by_row(
+    as_loader: str, s3: S3Client, bucket: str, db: Conn
+) -> None:
+    files = fact_files(2, 20)
+    table = files[1].data
+    staff = table.column("sales_staff_id").to_pylist()
+    staff[3] = 4242
+    import pyarrow as pa
+
+    bad = table.set_column(
+        table.schema.get_field_index("sales_staff_id"),
+        "sales_staff_id",
+        pa.array(staff, pa.int64()),
+    )
+    from support import put_table
+
+    put_files(s3, bucket, [*dimension_files(), files[0]])
+    put_table(s3, bucket, files[1].key, bad)
+    with pytest.raises(LoadFailedError) as caught:
+        lambda_handler({}, None)
+    reason = caught.value.summary["tables"]["fact_sales_order"]["failed"][0]["reason"]
+    assert "sales_staff_id" in reason
+    assert "4242" in reason
+    assert "is not present in table" in reason  # PostgreSQL's own per-row check said so
+    assert warehouse_facts(db) == expected_facts(files[:1])
+    assert ledger(db)[files[1].key]["status"] == "failed"
+
+
+def test_with_the_replica_grant_foreign_keys_are_checked_per_file(
+    as_loader: str, s3: S3Client, bucket: str, db: Conn, log_lines: Any
+) -> None:
+    grant = sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}")
+    revoke = sql.SQL("REVOKE SET ON PARAMETER session_replication_role FROM {}")
+    db.execute(grant.format(sql.Identifier(ROLE)))
+    try:
+        files = fact_files(2, 20)
+        put_files(s3, bucket, [*dimension_files(), *files])
+        assert lambda_handler({}, None)["status"] == "loaded"
+    finally:
+        db.execute(revoke.format(sql.Identifier(ROLE)))  # the grant is server-wide
+    assert warehouse_facts(db) == expected_facts(files)
+    facts = [
+        line for line in log_lines.events("file_loaded") if line["table"] == "fact_sales_order"
+    ]
+    assert {line["foreign_keys"] for line in facts} == {"per_file"}
