@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from loadstar.keys import instant_from_key, remainder
-from loadstar.s3 import S3Object, list_objects
+from loadstar.s3 import list_objects, normalise_etag
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectTypeDef
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,24 @@ class SourceFile:
         return (self.instant, self.key)
 
 
-def source_file(prefix: str, obj: S3Object) -> SourceFile | None:
-    """The listed object as a file of the table with ``prefix``, or None if it is not one."""
-    rest = remainder(prefix, obj.key)
+def source_file(prefix: str, listed: ObjectTypeDef) -> SourceFile | None:
+    """The listed object as a file of the table with ``prefix``; None if it is not one."""
+    key = listed["Key"]
+    rest = remainder(prefix, key)
     if rest is None:
         return None
     instant = instant_from_key(rest)
     stamped = instant is not None
     if instant is None:
-        modified = obj.last_modified
+        modified = listed["LastModified"]
         instant = (modified if modified.tzinfo else modified.replace(tzinfo=UTC)).astimezone(UTC)
-    return SourceFile(key=obj.key, etag=obj.etag, size=obj.size, instant=instant, stamped=stamped)
+    return SourceFile(
+        key=key,
+        etag=normalise_etag(listed["ETag"]),
+        size=listed["Size"],
+        instant=instant,
+        stamped=stamped,
+    )
 
 
 def table_files(s3: S3Client, bucket: str, prefix: str) -> list[SourceFile]:

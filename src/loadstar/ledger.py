@@ -7,6 +7,7 @@ neither, a crash after leaves both. The ledger, not any S3 tag, is the truth.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,14 +33,13 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True)
-class LedgerRow:
-    key: str
-    table_name: str
-    etag: str
-    status: Status
-    file_instant: datetime
-    attempts: int
-    reason: str | None
+class Known:
+    """What the ledger holds of one table's files in a bucket."""
+
+    files: Mapping[str, tuple[str, str]]
+    """Each key's (ETag, status)."""
+    applied: tuple[datetime, str] | None
+    """(instant, key) of the newest file loaded, if any."""
 
 
 def _table(schema: str) -> sql.Identifier:
@@ -98,28 +98,20 @@ def unlock(conn: Connection, schema: str) -> None:
         cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
 
 
-def rows_for_table(conn: Connection, schema: str, bucket: str, table: str) -> dict[str, LedgerRow]:
-    """What the ledger knows of the table's files in the bucket, by key."""
+def known_files(conn: Connection, schema: str, bucket: str, table: str) -> Known:
+    """What the ledger knows of the table's files in the bucket."""
+    where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(_table(schema))
     with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT key, etag, status ") + where, (bucket, table))
+        files = {key: (etag, status) for key, etag, status in cur.fetchall()}
         cur.execute(
-            sql.SQL(
-                "SELECT key, table_name, etag, status, file_instant, attempts, reason "
-                "FROM {} WHERE bucket = %s AND table_name = %s"
-            ).format(_table(schema)),
+            sql.SQL("SELECT file_instant, key ")
+            + where
+            + sql.SQL(" AND status = 'loaded' ORDER BY file_instant DESC, key DESC LIMIT 1"),
             (bucket, table),
         )
-        return {
-            str(r[0]): LedgerRow(
-                key=str(r[0]),
-                table_name=str(r[1]),
-                etag=str(r[2]),
-                status=Status(r[3]),
-                file_instant=r[4],
-                attempts=int(r[5]),
-                reason=r[6],
-            )
-            for r in cur.fetchall()
-        }
+        newest = cur.fetchone()
+    return Known(files=files, applied=(newest[0], newest[1]) if newest else None)
 
 
 def claim(

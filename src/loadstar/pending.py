@@ -1,47 +1,59 @@
-"""Which of a table's files a run must load, given what the ledger already holds."""
+"""Which of a table's files a run must load, given what the ledger already holds.
+
+A run's own cost must not grow with history: a table may have tens of
+thousands of loaded files. A key the ledger holds as loaded, with the same
+ETag, costs one dictionary lookup here; only the others are parsed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loadstar.config import TableKind
-from loadstar.discovery import SourceFile
-from loadstar.ledger import LedgerRow, Status
+from loadstar.discovery import SourceFile, source_file
+from loadstar.ledger import Known, Status
+from loadstar.s3 import normalise_etag
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectTypeDef
+
+_SETTLED = (Status.SKIPPED, Status.OUT_OF_ORDER)
 
 
 @dataclass
 class Pending:
     to_load: list[SourceFile] = field(default_factory=list)
     """Not yet loaded (new, or failed before), oldest first."""
-    changed: list[tuple[SourceFile, LedgerRow]] = field(default_factory=list)
-    """Loaded before, but the object's ETag is no longer the one loaded."""
+    changed: list[tuple[SourceFile, str]] = field(default_factory=list)
+    """Loaded before, but the object's ETag is no longer the one loaded (given)."""
     out_of_order: list[SourceFile] = field(default_factory=list)
     """Dimension files older than one already applied; never applied over newer values."""
 
 
 def pending_files(
-    kind: TableKind, files: Sequence[SourceFile], known: Mapping[str, LedgerRow]
+    kind: TableKind, prefix: str, listing: Iterable[ObjectTypeDef], known: Known
 ) -> Pending:
     result = Pending()
-    applied: tuple[datetime, str] | None = None
-    for row in known.values():
-        if row.status is Status.LOADED and (
-            applied is None or (row.file_instant, row.key) > applied
-        ):
-            applied = (row.file_instant, row.key)
-
-    for file in files:
-        found = known.get(file.key)
-        if found is not None and found.status is Status.LOADED:
-            if found.etag != file.etag:
-                result.changed.append((file, found))
+    for listed in listing:
+        seen = known.files.get(listed["Key"])
+        if seen is not None:
+            etag, status = seen
+            if status == Status.LOADED:
+                if etag != normalise_etag(listed["ETag"]) and (file := source_file(prefix, listed)):
+                    result.changed.append((file, etag))
+                continue
+            if status in _SETTLED:
+                continue
+        file = source_file(prefix, listed)
+        if file is None:
             continue
-        if found is not None and found.status in (Status.SKIPPED, Status.OUT_OF_ORDER):
-            continue
-        if kind == "dimension" and applied is not None and file.order < applied:
+        if kind == "dimension" and known.applied is not None and file.order < known.applied:
             result.out_of_order.append(file)
-            continue
-        result.to_load.append(file)
+        else:
+            result.to_load.append(file)
+    result.to_load.sort(key=lambda f: f.order)
+    result.out_of_order.sort(key=lambda f: f.order)
+    result.changed.sort(key=lambda c: c[0].order)
     return result

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 from loadstar import ledger, logs
 from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec
-from loadstar.discovery import table_files
 from loadstar.errors import LoadstarError
 from loadstar.loader import RunContext, load_file
 from loadstar.mapping import check_table, index_advice
 from loadstar.pending import pending_files
-from loadstar.s3 import s3_client
+from loadstar.s3 import list_objects, s3_client
 from loadstar.summary import RunSummary, TableSummary
 from loadstar.warehouse.catalog import describe_table
 from loadstar.warehouse.connection import open_connection
@@ -68,11 +67,11 @@ def _load_table(
     ctx: RunContext, settings: Settings, spec: TableSpec, out: TableSummary, budget: Budget
 ) -> None:
     try:
-        files = table_files(ctx.s3, ctx.bucket, spec.prefix)
-        known = ledger.rows_for_table(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name)
-        todo = pending_files(spec.kind, files, known)
-        for file, row in todo.changed:
-            out.skip(file.key, f"changed after it was loaded: ETag {row.etag} is now {file.etag}")
+        known = ledger.known_files(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name)
+        listing = list_objects(ctx.s3, ctx.bucket, spec.prefix)
+        todo = pending_files(spec.kind, spec.prefix, listing, known)
+        for file, etag in todo.changed:
+            out.skip(file.key, f"changed after it was loaded: ETag {etag} is now {file.etag}")
         for file in todo.out_of_order:
             reason = "out of order: older than a file of this table already applied"
             out.skip(file.key, reason)

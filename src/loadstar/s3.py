@@ -12,8 +12,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
@@ -25,6 +23,7 @@ from loadstar.errors import BadFileError, ConfigError, FileChangedError, Transie
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectTypeDef
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
@@ -43,16 +42,6 @@ RETRY_CONFIG = Config(
 # spill to a temporary file (Lambda's /tmp), so memory stays flat.
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class S3Object:
-    """One object as the listing saw it."""
-
-    key: str
-    etag: str
-    size: int
-    last_modified: datetime
 
 
 # boto3's own settings a client is built from; a warm Lambda reuses its
@@ -89,18 +78,16 @@ def _client(service: str, env: tuple[str | None, ...]) -> Any:
     return boto3.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
-def list_objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[S3Object]:
-    """Every object under ``prefix``, following every page of the listing."""
+def list_objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[ObjectTypeDef]:
+    """Every object under ``prefix``, as the listing describes it, over every page.
+
+    Plain listing entries, not objects of loadstar's own: a prefix may hold
+    tens of thousands of files already loaded, and those cost only a lookup.
+    """
     paginator = s3.get_paginator("list_objects_v2")
     try:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                yield S3Object(
-                    key=obj["Key"],
-                    etag=normalise_etag(obj["ETag"]),
-                    size=obj["Size"],
-                    last_modified=obj["LastModified"],
-                )
+            yield from page.get("Contents", [])
     except ClientError as exc:
         raise _classify(exc, bucket=bucket, what=f"listing prefix {prefix!r}") from exc
     except BotoCoreError as exc:

@@ -3,52 +3,74 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from loadstar.discovery import SourceFile
-from loadstar.ledger import LedgerRow, Status
+from loadstar.ledger import Known
 from loadstar.pending import pending_files
 
 T0 = datetime(2024, 5, 24, tzinfo=UTC)
+PREFIX = "fact/sales_order"
 
 
-def file(n: int, etag: str = "e") -> SourceFile:
-    return SourceFile(f"k{n}", etag, 10, T0 + timedelta(hours=n), True)
+def key(n: int) -> str:
+    return f"{PREFIX}-{T0 + timedelta(hours=n):%Y-%m-%dT%H:%M:%SZ}.parquet"
 
 
-def row(n: int, status: Status, etag: str = "e") -> LedgerRow:
-    return LedgerRow(f"k{n}", "t", etag, status, T0 + timedelta(hours=n), 1, None)
+def listed(n: int, etag: str = "e") -> Any:
+    return {"Key": key(n), "ETag": f'"{etag}"', "Size": 10, "LastModified": T0}
+
+
+def known(*rows: tuple[int, str], etag: str = "e") -> Known:
+    files = {key(n): (etag, status) for n, status in rows}
+    loaded = [n for n, status in rows if status == "loaded"]
+    applied = (T0 + timedelta(hours=max(loaded)), key(max(loaded))) if loaded else None
+    return Known(files, applied)
+
+
+def keys(*ns: int) -> list[str]:
+    return [key(n) for n in ns]
 
 
 def test_everything_new_is_pending_oldest_first() -> None:
-    todo = pending_files("fact", [file(1), file(2), file(3)], {})
-    assert [f.key for f in todo.to_load] == ["k1", "k2", "k3"]
+    todo = pending_files("fact", PREFIX, [listed(3), listed(1), listed(2)], known())
+    assert [f.key for f in todo.to_load] == keys(1, 2, 3)
+
+
+def test_other_tables_files_are_not_pending() -> None:
+    other: Any = {
+        "Key": "fact/sales_order_line-2024.parquet",
+        "ETag": '"e"',
+        "Size": 1,
+        "LastModified": T0,
+    }
+    assert pending_files("fact", PREFIX, [other], known()).to_load == []
 
 
 def test_loaded_files_are_not_pending_and_failed_ones_are() -> None:
-    known = {"k1": row(1, Status.LOADED), "k2": row(2, Status.FAILED)}
-    todo = pending_files("fact", [file(1), file(2), file(3)], known)
-    assert [f.key for f in todo.to_load] == ["k2", "k3"]
+    listing = [listed(1), listed(2), listed(3)]
+    todo = pending_files("fact", PREFIX, listing, known((1, "loaded"), (2, "failed")))
+    assert [f.key for f in todo.to_load] == keys(2, 3)
 
 
 def test_changed_etag_of_a_loaded_file_is_reported_not_reloaded() -> None:
-    todo = pending_files("fact", [file(1, etag="new")], {"k1": row(1, Status.LOADED, etag="old")})
+    todo = pending_files("fact", PREFIX, [listed(1, etag="new")], known((1, "loaded"), etag="old"))
     assert todo.to_load == []
-    assert [(f.key, r.etag) for f, r in todo.changed] == [("k1", "old")]
+    assert [(f.key, f.etag, old) for f, old in todo.changed] == [(key(1), "new", "old")]
 
 
 def test_older_dimension_file_than_one_applied_is_out_of_order() -> None:
-    known = {"k5": row(5, Status.LOADED)}
-    todo = pending_files("dimension", [file(3), file(5), file(6)], known)
-    assert [f.key for f in todo.out_of_order] == ["k3"]
-    assert [f.key for f in todo.to_load] == ["k6"]
+    listing = [listed(3), listed(5), listed(6)]
+    todo = pending_files("dimension", PREFIX, listing, known((5, "loaded")))
+    assert [f.key for f in todo.out_of_order] == keys(3)
+    assert [f.key for f in todo.to_load] == keys(6)
 
 
 def test_older_fact_file_still_loads() -> None:
-    todo = pending_files("fact", [file(3), file(5)], {"k5": row(5, Status.LOADED)})
-    assert [f.key for f in todo.to_load] == ["k3"]
+    todo = pending_files("fact", PREFIX, [listed(3), listed(5)], known((5, "loaded")))
+    assert [f.key for f in todo.to_load] == keys(3)
 
 
 def test_skipped_and_out_of_order_files_stay_put() -> None:
-    known = {"k1": row(1, Status.SKIPPED), "k2": row(2, Status.OUT_OF_ORDER)}
-    todo = pending_files("dimension", [file(1), file(2), file(3)], known)
-    assert [f.key for f in todo.to_load] == ["k3"]
+    listing = [listed(1), listed(2), listed(3)]
+    todo = pending_files("dimension", PREFIX, listing, known((1, "skipped"), (2, "out_of_order")))
+    assert [f.key for f in todo.to_load] == keys(3)
