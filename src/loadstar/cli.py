@@ -15,6 +15,7 @@ from contextlib import closing
 from loadstar import ledger, logs, pipeline
 from loadstar.config import TableKind, load_settings
 from loadstar.errors import LoadstarError
+from loadstar.handler import freeze_startup_objects
 from loadstar.warehouse.connection import open_connection
 from loadstar.warehouse.schema import init_warehouse
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logs.configure_logging(args.log_level, to_stderr=True)
+    freeze_startup_objects()
     try:
         code: int = args.func(args)
     except LoadstarError as exc:

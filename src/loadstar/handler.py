@@ -8,6 +8,7 @@ metric, retries and alarms see it.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     logs.configure_logging()
     logs.clear()
+    freeze_startup_objects()
     request_id = getattr(context, "aws_request_id", None)
     if request_id:
         logs.bind(request_id=request_id, function_name=getattr(context, "function_name", None))
@@ -36,6 +38,24 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if summary["status"] == "failed":
         raise LoadFailedError(summary)
     return summary
+
+
+def freeze_startup_objects() -> None:
+    """Move what imports left behind out of the collector's way, once per process.
+
+    boto3's service models and pyarrow's bindings are hundreds of thousands of
+    objects that live as long as the process; every full collection during a
+    run would walk them all. With 20,000 loaded files to list, that was a third
+    of a run's own time.
+    """
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+
+
+_frozen = False
 
 
 def bucket_from_event(event: Any) -> str | None:
