@@ -18,9 +18,11 @@ Otherwise the rows go through the ordinary per-row checks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from weakref import WeakKeyDictionary
 
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from loadstar.errors import BadFileError
@@ -28,7 +30,6 @@ from loadstar.mapping import LoadPlan
 from loadstar.warehouse.catalog import ForeignKey
 from loadstar.warehouse.connection import Connection
 
-_KEYS = sql.Identifier("loadstar_fk_keys")
 Cursor = psycopg.Cursor[tuple[object, ...]]
 _permitted: WeakKeyDictionary[Connection, bool] = WeakKeyDictionary()
 
@@ -63,86 +64,97 @@ def _may_set_replica_role(conn: Connection) -> bool:
     return _permitted[conn]
 
 
-def check_foreign_keys(cur: Cursor, plan: LoadPlan, stage: sql.Identifier) -> None:
-    """Every foreign key of the staged rows exists; the referenced rows are locked.
+class KeyValues:
+    """The distinct values of each foreign key, gathered from the batches on their way.
 
-    One pass over the staged rows collects the distinct values of every key
-    (grouping sets); then each key is one join against its referenced table.
-    Raises `BadFileError` naming the key's columns and one missing value.
+    The client has them almost for free while the server ingests the COPY;
+    the server would need a pass over the staged rows to find them.
     """
-    loaded = set(plan.target_names)
-    # A key with a column the file lacks is NULL throughout: MATCH SIMPLE checks nothing.
-    keys = [fk for fk in plan.table.foreign_keys.values() if set(fk.columns) <= loaded]
-    if not keys:
-        return
-    columns = sorted({c for fk in keys for c in fk.columns})
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(_KEYS))
-    cur.execute(
-        sql.SQL(
-            "CREATE TEMPORARY TABLE {keys} ON COMMIT DROP AS "
-            "SELECT {columns}, GROUPING({columns}) AS loadstar_set FROM {stage} "
-            "GROUP BY GROUPING SETS ({sets})"
-        ).format(
-            keys=_KEYS,
-            columns=_idents(columns),
-            stage=stage,
-            sets=sql.SQL(", ").join(sql.SQL("({})").format(_idents(fk.columns)) for fk in keys),
-        )
-    )
-    for fk in keys:
-        _check_one(cur, plan, fk, _grouping_mask(columns, fk.columns))
+
+    def __init__(self, plan: LoadPlan) -> None:
+        loaded = set(plan.target_names)
+        # A key with a column the file lacks is NULL throughout: MATCH SIMPLE checks nothing.
+        self.keys = [fk for fk in plan.table.foreign_keys.values() if set(fk.columns) <= loaded]
+        self._seen: dict[str, list[pa.Table]] = {fk.name: [] for fk in self.keys}
+
+    def watch(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for fk in self.keys:
+                self._seen[fk.name].append(_distinct(batch, fk.columns))
+            yield batch
+
+    def values(self, fk: ForeignKey) -> pa.Table:
+        """The key's distinct values in the file, without NULLs (MATCH SIMPLE skips those)."""
+        seen = self._seen[fk.name]
+        return _distinct(pa.concat_tables(seen), fk.columns) if seen else pa.table({})
 
 
-def _grouping_mask(columns: list[str], grouped: tuple[str, ...]) -> int:
-    """GROUPING()'s value for rows of the set ``grouped``: a 1 bit for each column not in it."""
-    mask = 0
-    for column in columns:
-        mask = (mask << 1) | (0 if column in grouped else 1)
-    return mask
+def _distinct(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa.Table:
+    picked = data.select(list(columns))
+    table = pa.Table.from_batches([picked]) if isinstance(picked, pa.RecordBatch) else picked
+    return table.drop_null().group_by(list(columns)).aggregate([])
 
 
-def _check_one(cur: Cursor, plan: LoadPlan, fk: ForeignKey, mask: int) -> None:
-    present = sql.SQL(" AND ").join(
-        [sql.SQL("f.loadstar_set = {}").format(sql.Literal(mask))]
-        + [sql.SQL("f.{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.columns]
+def check_foreign_keys(cur: Cursor, plan: LoadPlan, found: KeyValues) -> None:
+    """Every foreign key value of the file exists; the referenced rows are locked.
+
+    Each key is one query against its referenced table with the file's
+    distinct values, taking the ``FOR KEY SHARE`` locks PostgreSQL's own
+    checks take. Raises `BadFileError` naming the key's columns and one
+    missing value.
+    """
+    for fk in found.keys:
+        values = found.values(fk)
+        if values.num_rows:
+            _check_one(cur, plan, fk, values)
+
+
+def _check_one(cur: Cursor, plan: LoadPlan, fk: ForeignKey, values: pa.Table) -> None:
+    arrays = [values.column(c).to_pylist() for c in fk.columns]
+    wanted = sql.SQL("SELECT * FROM unnest({arrays}) AS w({names})").format(
+        arrays=sql.SQL(", ").join(
+            sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(_type_of(plan, c)))
+            for c in fk.columns
+        ),
+        names=_idents([f"k{i}" for i in range(len(fk.columns))]),
     )
     match = sql.SQL(" AND ").join(
-        sql.SQL("r.{} = f.{}").format(sql.Identifier(rc), sql.Identifier(c))
-        for rc, c in zip(fk.ref_columns, fk.columns, strict=True)
+        sql.SQL("r.{} = w.{}").format(sql.Identifier(rc), sql.Identifier(f"k{i}"))
+        for i, rc in enumerate(fk.ref_columns)
     )
     cur.execute(
         sql.SQL(
-            "SELECT (SELECT count(*) FROM {keys} AS f WHERE {present}), "
-            "(SELECT count(*) FROM (SELECT FROM {ref} AS r JOIN {keys} AS f ON {match} "
-            "WHERE {present} FOR KEY SHARE OF r) AS locked)"
-        ).format(keys=_KEYS, present=present, ref=fk.ref_identifier, match=match)
+            "SELECT count(*) FROM (SELECT FROM {ref} AS r JOIN ({wanted}) AS w ON {match} "
+            "FOR KEY SHARE OF r) AS locked"
+        ).format(ref=fk.ref_identifier, wanted=wanted, match=match),
+        arrays,
     )
     row = cur.fetchone()
-    needed, found = (int(str(v)) for v in row) if row else (0, 0)
-    if found >= needed:
+    if row is not None and int(str(row[0])) >= values.num_rows:
         return
     cur.execute(
         sql.SQL(
-            "SELECT {values} FROM {keys} AS f WHERE {present} "
-            "AND NOT EXISTS (SELECT FROM {ref} AS r WHERE {match}) LIMIT 1"
-        ).format(
-            values=sql.SQL(", ").join(
-                sql.SQL("f.{}").format(sql.Identifier(c)) for c in fk.columns
-            ),
-            keys=_KEYS,
-            present=present,
-            ref=fk.ref_identifier,
-            match=match,
-        )
+            "SELECT count(*) OVER (), w.* FROM ({wanted}) AS w "
+            "WHERE NOT EXISTS (SELECT FROM {ref} AS r WHERE {match}) LIMIT 1"
+        ).format(wanted=wanted, ref=fk.ref_identifier, match=match),
+        arrays,
     )
-    example = cur.fetchone() or ()
+    missing, *example = cur.fetchone() or ("some",)
     shown = ", ".join(f"{c}={v!r}" for c, v in zip(fk.columns, example, strict=False))
     raise BadFileError(
-        f"foreign key {fk.name}: {needed - found} value(s) are not present in "
-        f"{fk.ref_schema}.{fk.ref_table} ({', '.join(fk.ref_columns)}), e.g. {shown}",
+        f"foreign key {fk.name}: {missing} value(s) are not present "
+        f"in {fk.ref_schema}.{fk.ref_table} ({', '.join(fk.ref_columns)}), e.g. {shown}",
         table=plan.table.qualified_name,
         column=", ".join(fk.columns),
     )
+
+
+def _type_of(plan: LoadPlan, name: str) -> str:
+    column = plan.table.column(name)
+    assert column is not None
+    # PostgreSQL's own format_type() text, which quotes what needs quoting:
+    # "integer", "numeric(10,2)", "public.my_domain".
+    return column.declared
 
 
 def _idents(names: list[str] | tuple[str, ...]) -> sql.Composed:

@@ -23,7 +23,7 @@ from loadstar.mapping import LoadPlan
 from loadstar.warehouse.connection import Connection
 from loadstar.warehouse.copy import CopyFormat, copy_batches
 from loadstar.warehouse.errors import classify
-from loadstar.warehouse.foreign_keys import check_foreign_keys, set_based_checks_apply
+from loadstar.warehouse.foreign_keys import KeyValues, check_foreign_keys, set_based_checks_apply
 
 STAGE = sql.Identifier("loadstar_stage")
 
@@ -47,6 +47,9 @@ def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatc
     """Write the batches into the plan's table in the current transaction."""
     try:
         set_based = set_based_checks_apply(conn, plan)
+        key_values = KeyValues(plan) if set_based else None
+        if key_values is not None:
+            batches = key_values.watch(batches)
         with conn.cursor() as cur:
             checks: ForeignKeyChecks = (
                 "per_file" if set_based else "per_row" if plan.table.foreign_keys else "none"
@@ -63,7 +66,8 @@ def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatc
             move = _upsert if plan.spec.kind == "dimension" else _append
             if not set_based:
                 return WriteResult(rows_in, move(conn, cur, plan), encoding, checks)
-            check_foreign_keys(cur, plan, STAGE)
+            assert key_values is not None
+            check_foreign_keys(cur, plan, key_values)
             # The keys are checked and their rows locked; the per-row checks
             # would only repeat that, one query per row and key.
             cur.execute("SET LOCAL session_replication_role = replica")
