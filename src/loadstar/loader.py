@@ -6,26 +6,29 @@ goes wrong rolls both back and the failure is recorded on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from loadstar import ledger, logs
+from loadstar import ledger, logs, retry
 from loadstar.casting import cast_batch
 from loadstar.config import TableSpec
 from loadstar.discovery import SourceFile
-from loadstar.errors import BadFileError, ConfigError, TransientError
+from loadstar.errors import BadFileError, ConfigError, FileChangedError, TransientError
 from loadstar.mapping import LoadPlan, plan_columns
 from loadstar.parquet import ParquetSource
-from loadstar.s3 import open_object, tag_loaded
+from loadstar.s3 import head_object, open_object, tag_loaded
+from loadstar.session import Session
 from loadstar.summary import FileOutcome
 from loadstar.warehouse.catalog import TableInfo
 from loadstar.warehouse.connection import Connection
+from loadstar.warehouse.errors import is_transient
 from loadstar.warehouse.write import WriteResult, write_rows
 
 if TYPE_CHECKING:
@@ -34,11 +37,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunContext:
-    conn: Connection
+    session: Session
     s3: S3Client
     bucket: str
     ledger_schema: str
     run_id: str
+
+    @property
+    def conn(self) -> Connection:
+        return self.session.conn
 
     def record(self, spec: TableSpec, file: SourceFile, status: ledger.Status, reason: str) -> None:
         """Note in the ledger a file that did not load, and why."""
@@ -55,18 +62,56 @@ def typed_batches(batches: Iterator[pa.RecordBatch], plan: LoadPlan) -> Iterator
         offset += batch.num_rows
 
 
+class LockLostError(TransientError):
+    """The connection was lost, and another run took the run lock meanwhile."""
+
+
+def load_with_retries(
+    ctx: RunContext,
+    spec: TableSpec,
+    table: TableInfo,
+    file: SourceFile,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FileOutcome:
+    """Load one file; a transient failure (connection lost, S3 failing) is tried again.
+
+    A bad file is not: it would fail the same way. Raises `LockLostError` when
+    the connection had to be replaced and another run holds the lock now.
+    """
+    delays = retry.FILE.delays()
+    while True:
+        outcome = load_file(ctx, spec, table, file)
+        delay = next(delays, None) if outcome.transient else None
+        if delay is None:
+            return outcome
+        sleep(delay)
+        if not ctx.session.healthy and not ctx.session.recover():
+            raise LockLostError("the warehouse connection was lost and another run took over")
+        if outcome.refreshed is not None:
+            file = outcome.refreshed
+
+
 def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile) -> FileOutcome:
     """Load one file exactly once; a bad file is recorded as failed, never half-loaded."""
     started = time.monotonic()
     outcome = FileOutcome(table=spec.name, key=file.key, status="loaded", size_bytes=file.size)
     try:
         result = _load(ctx, spec, table, file)
+    except FileChangedError as exc:
+        current = _current(ctx, file)
+        if current is None:
+            outcome.status, outcome.reason = "vanished", f"deleted after it was listed ({exc})"
+        else:
+            # Overwritten since the listing: load the new bytes, under their ETag.
+            outcome.status, outcome.reason = "failed", f"file {file.key!r}: {exc}"
+            outcome.transient, outcome.refreshed = True, current
     except Exception as exc:
         # Anything else is a defect, but still this file's failure: the other
         # files and tables load, and the run reports it loudly.
         reason = _reason(exc, file, table)
         outcome.status, outcome.reason = "failed", reason
-        if not ctx.conn.broken:
+        outcome.transient = is_transient(exc)
+        if ctx.session.healthy:
             ctx.record(spec, file, ledger.Status.FAILED, reason)
     else:
         if result is None:
@@ -103,6 +148,15 @@ def _load(
                 result.rows_written,
             )
     return result
+
+
+def _current(ctx: RunContext, file: SourceFile) -> SourceFile | None:
+    """The file as it is now in the bucket, or None if it is gone."""
+    found = head_object(ctx.s3, ctx.bucket, file.key)
+    if found is None:
+        return None
+    etag, size = found
+    return dataclasses.replace(file, etag=etag, size=size)
 
 
 def _reason(exc: Exception, file: SourceFile, table: TableInfo) -> str:

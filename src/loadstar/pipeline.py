@@ -9,17 +9,19 @@ from collections.abc import Collection
 from contextlib import closing
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from loadstar import ledger, logs
 from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec
 from loadstar.errors import LoadstarError
-from loadstar.loader import RunContext, load_file
+from loadstar.loader import LockLostError, RunContext, load_with_retries
 from loadstar.mapping import check_table, index_advice
 from loadstar.pending import pending_files
 from loadstar.s3 import list_objects, s3_client
+from loadstar.session import Session
 from loadstar.summary import RunSummary, TableSummary
 from loadstar.warehouse.catalog import describe_table
-from loadstar.warehouse.connection import open_connection
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,25 +41,29 @@ def run(
     started = time.monotonic()
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], bucket=settings.require_bucket())
     budget = Budget(context, settings.time_reserve_seconds)
-    with closing(open_connection(settings)) as conn:
-        if not ledger.try_lock(conn, settings.ledger_schema):
+    with closing(Session(settings)) as session:
+        if not session.open():
             summary.skipped_reason = SKIPPED_LOCKED
         else:
-            ledger.ensure_ledger(conn, settings.ledger_schema)
             ctx = RunContext(
-                conn, s3 or s3_client(), summary.bucket, settings.ledger_schema, summary.run_id
+                session, s3 or s3_client(), summary.bucket, settings.ledger_schema, summary.run_id
             )
             specs = sorted(
                 (t for t in settings.tables if t.kind in kinds), key=lambda t: _KIND_ORDER[t.kind]
             )
             for spec in specs:
                 if summary.stopped_early:
-                    # Facts wait for their dimensions: once time runs short,
+                    # Facts wait for their dimensions: once a run stops short,
                     # every later table waits for the next run.
                     summary.not_reached.append(spec.name)
                     continue
-                _load_table(ctx, settings, spec, summary.table(spec.name), budget)
-                summary.stopped_early = bool(summary.table(spec.name).pending)
+                try:
+                    _load_table(ctx, settings, spec, summary.table(spec.name), budget)
+                except LockLostError as exc:
+                    summary.stopped_reason = str(exc)
+                summary.stopped_early = bool(summary.table(spec.name).pending) or bool(
+                    summary.stopped_reason
+                )
     summary.seconds = time.monotonic() - started
     _log_run(summary)
     return summary
@@ -66,6 +72,8 @@ def run(
 def _load_table(
     ctx: RunContext, settings: Settings, spec: TableSpec, out: TableSummary, budget: Budget
 ) -> None:
+    if not ctx.session.healthy and not ctx.session.recover():
+        raise LockLostError("the warehouse connection was lost and another run took over")
     try:
         known = ledger.known_files(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name)
         listing = list_objects(ctx.s3, ctx.bucket, spec.prefix)
@@ -83,7 +91,7 @@ def _load_table(
         advice = index_advice(spec, table)
         if advice:
             logs.event("version_key_unindexed", logging.WARNING, table=spec.name, advice=advice)
-    except LoadstarError as exc:
+    except (LoadstarError, psycopg.Error) as exc:
         out.error = str(exc)
         logs.event("table_failed", logging.ERROR, table=spec.name, error=out.error)
         return
@@ -92,7 +100,7 @@ def _load_table(
         if not budget.allows(file.size):
             out.pending = [f.key for f in todo.to_load[index:]]
             return
-        outcome = load_file(ctx, spec, table, file)
+        outcome = load_with_retries(ctx, spec, table, file)
         budget.spent(file.size, outcome.seconds)
         out.add(outcome)
         if outcome.status == "failed" and spec.kind == "dimension":

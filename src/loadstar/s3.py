@@ -124,6 +124,19 @@ def open_object(s3: S3Client, bucket: str, key: str, *, etag: str | None = None)
     return spool
 
 
+def head_object(s3: S3Client, bucket: str, key: str) -> tuple[str, int] | None:
+    """The object's current (ETag, size), or None when it no longer exists."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise _classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
+    except BotoCoreError as exc:
+        raise TransientError(f"s3://{bucket}/{key}: head failed: {exc}") from exc
+    return normalise_etag(head["ETag"]), head["ContentLength"]
+
+
 def tag_loaded(s3: S3Client, bucket: str, key: str, value: str) -> bool:
     """Mark an object loaded, keeping its other tags. Best effort: the ledger is the truth."""
     try:

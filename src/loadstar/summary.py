@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from loadstar.discovery import SourceFile
 
 RunStatus = Literal["loaded", "partial", "failed", "skipped"]
 
@@ -12,7 +15,7 @@ RunStatus = Literal["loaded", "partial", "failed", "skipped"]
 class FileOutcome:
     table: str
     key: str
-    status: Literal["loaded", "failed", "already_loaded"]
+    status: Literal["loaded", "failed", "already_loaded", "vanished"]
     rows_in: int = 0
     rows_written: int = 0
     size_bytes: int = 0
@@ -20,6 +23,10 @@ class FileOutcome:
     reason: str | None = None
     encoding: str | None = None
     foreign_keys: str | None = None
+    transient: bool = False
+    """Failed for a reason that may pass (a lost connection, S3 failing): worth another try."""
+    refreshed: SourceFile | None = None
+    """The file as the bucket holds it now, when it changed while being read."""
 
 
 @dataclass
@@ -41,6 +48,8 @@ class TableSummary:
             self.loaded.append(outcome.key)
         elif outcome.status == "failed":
             self.failed.append({"key": outcome.key, "reason": outcome.reason or "unknown"})
+        elif outcome.status == "vanished":
+            self.skip(outcome.key, outcome.reason or "deleted after it was listed")
 
     def skip(self, key: str, reason: str) -> None:
         self.skipped.append({"key": key, "reason": reason})
@@ -53,6 +62,7 @@ class RunSummary:
     tables: dict[str, TableSummary] = field(default_factory=dict)
     skipped_reason: str | None = None
     stopped_early: bool = False
+    stopped_reason: str | None = None
     not_reached: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -101,6 +111,8 @@ class RunSummary:
         if self.skipped_reason:
             result["reason"] = self.skipped_reason
         if self.stopped_early:
-            result["stopped_early"] = "time budget: the rest is pending for the next run"
+            result["stopped_early"] = (
+                self.stopped_reason or "time budget: the rest is pending for the next run"
+            )
             result["tables_not_reached"] = list(self.not_reached)
         return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,10 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from loadstar import logs
+from loadstar import logs, retry
 from loadstar.config import Settings, mask_url
 from loadstar.errors import ConfigError, ConnectionFailedError, TransientError
+from loadstar.retry import Backoff
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -59,26 +61,49 @@ def describe_target(conninfo: str) -> str:
     return f"{user}@{host}{':' if port else ''}{port}/{dbname}"
 
 
-def open_connection(settings: Settings) -> Connection:
-    """A new connection to the warehouse, outside any transaction."""
+def open_connection(
+    settings: Settings,
+    backoff: Backoff = retry.CONNECT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Connection:
+    """A new connection to the warehouse, outside any transaction.
+
+    A refused or unreachable server is tried again with backoff: a warehouse
+    restarting or failing over is back within seconds. libpq reports neither
+    that nor a wrong password with a SQLSTATE, so a wrong password is tried
+    again too, a few seconds in all, before the logged error.
+    """
     conninfo = resolve_conninfo(settings)
     target = describe_target(conninfo)
-    try:
-        conn: Connection = psycopg.connect(
-            conninfo,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=APPLICATION_NAME,
-            # Every unit of work is an explicit `conn.transaction()` block, so
-            # a block always commits for real rather than as a savepoint.
-            autocommit=True,
-        )
-    except psycopg.OperationalError as exc:
-        reason = _scrub(str(exc).strip(), conninfo)
-        logs.event("db_connect_failed", logging.ERROR, target=target, error=reason)
-        raise ConnectionFailedError(
-            f"could not connect to the warehouse at {target}: {reason}"
-        ) from None
-    return conn
+    delays = backoff.delays()
+    while True:
+        try:
+            conn: Connection = psycopg.connect(
+                conninfo,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name=APPLICATION_NAME,
+                # Every unit of work is an explicit `conn.transaction()` block,
+                # so a block always commits for real rather than as a savepoint.
+                autocommit=True,
+            )
+        except psycopg.OperationalError as exc:
+            reason = _scrub(str(exc).strip(), conninfo)
+            delay = next(delays, None)
+            if delay is None:
+                logs.event("db_connect_failed", logging.ERROR, target=target, error=reason)
+                raise ConnectionFailedError(
+                    f"could not connect to the warehouse at {target}: {reason}"
+                ) from None
+            logs.event(
+                "db_connect_retry",
+                logging.WARNING,
+                target=target,
+                error=reason,
+                retry_in_seconds=round(delay, 2),
+            )
+            sleep(delay)
+        else:
+            return conn
 
 
 def _conninfo_from_secret(client: SecretsManagerClient, secret_id: str) -> str:
