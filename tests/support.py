@@ -135,3 +135,60 @@ def warehouse_facts(conn: Conn) -> list[tuple[Any, ...]]:
         sql.SQL(", ").join(sql.Identifier(c) for c in FACT_COLUMNS)
     )
     return sorted(tuple(r) for r in conn.execute(query).fetchall())
+
+
+DIMENSION_KEYS = {
+    "dim_date": "date_id",
+    "dim_staff": "staff_id",
+    "dim_location": "location_id",
+    "dim_currency": "currency_id",
+    "dim_design": "design_id",
+    "dim_counterparty": "counterparty_id",
+}
+RENAMES = {"counterparty_legal_phone": "counterparty_legal_phone_number"}
+
+
+def expected_dimensions(files: list[SampleFile]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each dimension as its files leave it: upserted file by file in time order."""
+    import datetime as dt
+
+    from loadstar.keys import instant_from_key
+
+    state: dict[str, dict[Any, dict[str, Any]]] = {}
+    ordered = sorted(files, key=lambda f: (instant_from_key(f.key) or dt.datetime.min, f.key))
+    for f in ordered:
+        if f.table not in DIMENSION_KEYS:
+            continue
+        rows = state.setdefault(f.table, {})
+        for row in f.data.to_pylist():
+            row = {RENAMES.get(k, k): v for k, v in row.items()}
+            row = {k: v.date() if isinstance(v, dt.datetime) else v for k, v in row.items()}
+            rows[row[DIMENSION_KEYS[f.table]]] = {
+                **rows.get(row[DIMENSION_KEYS[f.table]], {}),
+                **row,
+            }
+    return {
+        table: sorted(tuple(sorted(r.items())) for r in rows.values())
+        for table, rows in state.items()
+    }
+
+
+def warehouse_dimensions(conn: Conn, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    found = {}
+    for table in tables:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        rows = cur.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))).fetchall()
+        found[table] = sorted(tuple(sorted(r.items())) for r in rows)
+    return found
+
+
+def assert_exact(conn: Conn, files: list[SampleFile]) -> None:
+    """Every table holds exactly what the files describe, and the ledger agrees."""
+    dims = expected_dimensions(files)
+    assert warehouse_dimensions(conn, list(dims)) == dims
+    facts = expected_facts(files)
+    assert warehouse_facts(conn) == facts
+    rows = ledger(conn)
+    assert {k for k, r in rows.items() if r["status"] == "loaded"} == {f.key for f in files}
+    written = sum(r["rows_written"] for r in rows.values() if r["table_name"] == "fact_sales_order")
+    assert written == len(facts)

@@ -66,6 +66,10 @@ class BadFileError(LoadstarError):
         )
 
 
+class ServiceUnavailableError(TransientError):
+    """S3 kept failing (throttling, 5xx) through boto3's own retries: not worth more now."""
+
+
 class FileChangedError(TransientError):
     """The object's bytes changed between listing and reading (its ETag moved)."""
 

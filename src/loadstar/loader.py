@@ -20,7 +20,14 @@ from loadstar import ledger, logs, retry
 from loadstar.casting import cast_batch
 from loadstar.config import TableSpec
 from loadstar.discovery import SourceFile
-from loadstar.errors import BadFileError, ConfigError, FileChangedError, TransientError
+from loadstar.errors import (
+    BadFileError,
+    ConfigError,
+    FileChangedError,
+    LoadstarError,
+    ServiceUnavailableError,
+    TransientError,
+)
 from loadstar.mapping import LoadPlan, plan_columns
 from loadstar.parquet import ParquetSource
 from loadstar.s3 import head_object, open_object, tag_loaded
@@ -62,7 +69,11 @@ def typed_batches(batches: Iterator[pa.RecordBatch], plan: LoadPlan) -> Iterator
         offset += batch.num_rows
 
 
-class LockLostError(TransientError):
+class StopRun(LoadstarError):
+    """The run cannot usefully go on; what is left waits for the next run."""
+
+
+class LockLostError(StopRun):
     """The connection was lost, and another run took the run lock meanwhile."""
 
 
@@ -110,7 +121,9 @@ def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFi
         # files and tables load, and the run reports it loudly.
         reason = _reason(exc, file, table)
         outcome.status, outcome.reason = "failed", reason
-        outcome.transient = is_transient(exc)
+        # boto3 has already retried S3's own failures with backoff.
+        outcome.unavailable = isinstance(exc, ServiceUnavailableError)
+        outcome.transient = is_transient(exc) and not outcome.unavailable
         if ctx.session.healthy:
             ctx.record(spec, file, ledger.Status.FAILED, reason)
     else:

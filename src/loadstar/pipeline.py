@@ -15,7 +15,7 @@ from loadstar import ledger, logs
 from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec
 from loadstar.errors import LoadstarError
-from loadstar.loader import LockLostError, RunContext, load_with_retries
+from loadstar.loader import LockLostError, RunContext, StopRun, load_with_retries
 from loadstar.mapping import check_table, index_advice
 from loadstar.pending import pending_files
 from loadstar.s3 import list_objects, s3_client
@@ -59,7 +59,7 @@ def run(
                     continue
                 try:
                     _load_table(ctx, settings, spec, summary.table(spec.name), budget)
-                except LockLostError as exc:
+                except StopRun as exc:
                     summary.stopped_reason = str(exc)
                 summary.stopped_early = bool(summary.table(spec.name).pending) or bool(
                     summary.stopped_reason
@@ -103,6 +103,9 @@ def _load_table(
         outcome = load_with_retries(ctx, spec, table, file)
         budget.spent(file.size, outcome.seconds)
         out.add(outcome)
+        if outcome.unavailable:
+            out.pending = [f.key for f in todo.to_load[index + 1 :]]
+            raise StopRun(f"S3 is failing ({outcome.reason}); the rest waits for the next run")
         if outcome.status == "failed" and spec.kind == "dimension":
             # Later files of a dimension must not overwrite what the failed one
             # would have set; they wait until it loads or is skipped.

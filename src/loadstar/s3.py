@@ -19,7 +19,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from loadstar import logs
-from loadstar.errors import BadFileError, ConfigError, FileChangedError, TransientError
+from loadstar.errors import (
+    BadFileError,
+    ConfigError,
+    FileChangedError,
+    ServiceUnavailableError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,10 +36,12 @@ if TYPE_CHECKING:
 LOADED_TAG = "loadstar-loaded"
 
 # Standard mode retries throttling (503 SlowDown), 500s and dropped connections
-# with exponential backoff and jitter; five attempts in all keeps a scheduled
-# run from stalling for minutes on an outage it cannot outlast anyway.
+# with exponential backoff and jitter; four attempts in all keeps a scheduled
+# run from stalling on an outage it cannot outlast; a run that still fails stops
+# and leaves the rest to the next one.
+S3_MAX_ATTEMPTS = 4
 RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS},
     connect_timeout=5,
     read_timeout=60,
 )
@@ -172,5 +180,7 @@ def _classify(exc: ClientError, *, bucket: str, what: str) -> Exception:
     if code in ("NoSuchKey", "404") or status == 404:
         return FileChangedError(f"{where}: the object was deleted after it was listed")
     if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout", "InternalError"):
-        return TransientError(f"{where}: {code or status}")
+        return ServiceUnavailableError(
+            f"{where}: {code or status}, still after {S3_MAX_ATTEMPTS} attempts"
+        )
     return BadFileError(f"{where}: {code or status}: {error.get('Message', '')}")

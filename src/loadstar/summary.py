@@ -23,6 +23,8 @@ class FileOutcome:
     reason: str | None = None
     encoding: str | None = None
     foreign_keys: str | None = None
+    unavailable: bool = False
+    """S3 kept failing through every retry: the rest of the run would fail alike."""
     transient: bool = False
     """Failed for a reason that may pass (a lost connection, S3 failing): worth another try."""
     refreshed: SourceFile | None = None

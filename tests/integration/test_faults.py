@@ -1,0 +1,314 @@
+"""Faults a scheduled Lambda meets: killed processes, lost connections, S3 misbehaving,
+overlapping runs. After each, one more normal run leaves every table exactly right."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from mypy_boto3_s3 import S3Client
+
+from faults import (
+    Loader,
+    PgProxy,
+    Rule,
+    S3FaultProxy,
+    backend_running,
+    pg_socket_path,
+    slow_ledger_writes,
+    wait_for,
+)
+from loadstar import lambda_handler
+from loadstar.ledger import ensure_ledger
+from loadstar.local import LocalServices
+from loadstar.pipeline import SKIPPED_LOCKED
+from loadstar.sample import SampleFile, fact_files, sales_order_table, terrific_totes
+from support import Conn, assert_exact, ledger, put_files, put_table, staff
+
+pytestmark = pytest.mark.usefixtures("env")
+
+GET_FACT = r"^/[^/?]+/fact/sales_order[^?]*$"
+
+
+@pytest.fixture
+def proxy(
+    stack: LocalServices, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> Iterator[S3FaultProxy]:
+    fault = S3FaultProxy(stack.endpoint_url).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault.url)
+    env["AWS_ENDPOINT_URL"] = fault.url
+    yield fault
+    fault.stop()
+
+
+@pytest.fixture
+def files(s3: S3Client, bucket: str) -> list[SampleFile]:
+    landed = terrific_totes(3, 200)
+    put_files(s3, bucket, landed)
+    return landed
+
+
+def big_fact_file(at_key: str, rows: int) -> SampleFile:
+    """A fact file large enough that its COPY takes a while."""
+    base = fact_files(1, rows, seed=3)[0]
+    return SampleFile(at_key, base.table, base.data)
+
+
+# -- 1. the process dies ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("point", "rule"),
+    [
+        ("while listing", Rule("GET", r"list-type=2&prefix=fact", "hold")),
+        ("while downloading", Rule("GET", GET_FACT, "hold")),
+        ("after commit, before the tag", Rule("PUT", r"\?tagging", "hold")),
+    ],
+)
+def test_killed_at_an_s3_call(
+    point: str,
+    rule: Rule,
+    proxy: S3FaultProxy,
+    files: list[SampleFile],
+    env: dict[str, str],
+    db: Conn,
+) -> None:
+    held = proxy.add(rule)
+    loader = Loader(env)
+    assert held.reached.wait(timeout=60), f"the loader never got {point}"
+    loader.kill()
+    held.release.set()
+    lambda_handler({}, None)
+    assert_exact(db, files)
+
+
+def test_killed_mid_copy(
+    s3: S3Client,
+    bucket: str,
+    files: list[SampleFile],
+    env: dict[str, str],
+    db: Conn,
+    database: str,
+) -> None:
+    big = big_fact_file("fact/sales_order-2024-05-30 00:00:00.000000.parquet", 200_000)
+    put_files(s3, bucket, [big])
+    loader = Loader(env)
+    wait_for(backend_running(database, r"^COPY .*fact_sales_order|^COPY \"loadstar_stage\""))
+    loader.kill()
+    lambda_handler({}, None)
+    assert_exact(db, [*files, big])
+
+
+def test_killed_after_the_rows_before_commit(
+    files: list[SampleFile], env: dict[str, str], db: Conn, database: str
+) -> None:
+    ensure_ledger(db, "loadstar")
+    with slow_ledger_writes(db, 3):
+        loader = Loader(env)
+        wait_for(backend_running(database, r"^\s*UPDATE .*load_ledger"))
+        loader.kill()
+    assert ledger(db) == {}  # nothing committed: the first file was mid-transaction
+    lambda_handler({}, None)
+    assert_exact(db, files)
+
+
+def test_killed_at_random_moments(files: list[SampleFile], env: dict[str, str], db: Conn) -> None:
+    rng = random.Random(20240524)
+    for _ in range(6):
+        loader = Loader(env)
+        threading.Event().wait(rng.uniform(0.05, 1.5))
+        loader.kill()
+    lambda_handler({}, None)
+    assert_exact(db, files)
+
+
+# -- 2. the database goes away ----------------------------------------------------------------
+
+
+def test_backend_terminated_mid_file_is_retried_in_the_same_run(
+    s3: S3Client, bucket: str, files: list[SampleFile], db: Conn, database: str, log_lines: Any
+) -> None:
+    big = big_fact_file("fact/sales_order-2024-05-30 00:00:00.000000.parquet", 200_000)
+    put_files(s3, bucket, [big])
+    result: dict[str, Any] = {}
+    run = threading.Thread(target=lambda: result.update(lambda_handler({}, None)))
+    run.start()
+    wait_for(backend_running(database, r"^COPY"))
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'loadstar' AND state = 'active' AND query ~ '^COPY'"
+    )
+    run.join(timeout=120)
+    assert result["status"] == "loaded", result
+    assert_exact(db, [*files, big])
+    # the file whose COPY was cut failed once, then loaded on the retry
+    failed = log_lines.events("file_failed")
+    assert len(failed) == 1
+    assert "connection" in failed[0]["reason"]
+    assert failed[0]["key"] in {line["key"] for line in log_lines.events("file_loaded")}
+
+
+def test_an_unreachable_warehouse_at_connect_is_retried(
+    stack: LocalServices,
+    files: list[SampleFile],
+    db: Conn,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    log_lines: Any,
+) -> None:
+    pg = PgProxy(pg_socket_path(database)).start()
+    try:
+        dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
+        monkeypatch.setenv("LOADSTAR_DATABASE_URL", pg.url(str(dbname)))
+        pg.refusing.set()
+        threading.Timer(0.8, pg.refusing.clear).start()
+        summary = lambda_handler({}, None)
+    finally:
+        pg.stop()
+    assert summary["status"] == "loaded"
+    assert log_lines.events("db_connect_retry")
+    assert_exact(db, files)
+
+
+def test_a_dropped_connection_mid_run_is_recovered(
+    stack: LocalServices,
+    s3: S3Client,
+    bucket: str,
+    files: list[SampleFile],
+    db: Conn,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    big = big_fact_file("fact/sales_order-2024-05-30 00:00:00.000000.parquet", 200_000)
+    put_files(s3, bucket, [big])
+    pg = PgProxy(pg_socket_path(database)).start()
+    try:
+        dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
+        monkeypatch.setenv("LOADSTAR_DATABASE_URL", pg.url(str(dbname)))
+        result: dict[str, Any] = {}
+        run = threading.Thread(target=lambda: result.update(lambda_handler({}, None)))
+        run.start()
+        wait_for(backend_running(database, r"^COPY"))
+        pg.sever()
+        run.join(timeout=120)
+    finally:
+        pg.stop()
+    assert result["status"] == "loaded", result
+    assert_exact(db, [*files, big])
+
+
+# -- 3. S3 misbehaves -------------------------------------------------------------------------
+
+
+def test_throttling_and_server_errors_are_retried(
+    proxy: S3FaultProxy, files: list[SampleFile], db: Conn
+) -> None:
+    proxy.add(Rule("GET", r"list-type=2", "status", times=2, status=503, code="SlowDown"))
+    proxy.add(Rule("GET", GET_FACT, "status", times=2, status=500, code="InternalError"))
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert_exact(db, files)
+
+
+def test_a_connection_reset_mid_download_is_retried(
+    proxy: S3FaultProxy, files: list[SampleFile], db: Conn
+) -> None:
+    truncate = proxy.add(Rule("GET", GET_FACT, "truncate", times=1))
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert truncate.hits == 1
+    assert_exact(db, files)
+
+
+def test_s3_failing_all_run_long_fails_the_file_and_the_next_run_loads_it(
+    proxy: S3FaultProxy, files: list[SampleFile], db: Conn
+) -> None:
+    proxy.add(Rule("GET", GET_FACT, "status", times=None, status=503, code="SlowDown"))
+    with pytest.raises(Exception, match=r"SlowDown|503"):
+        lambda_handler({}, None)
+    assert {r["status"] for k, r in ledger(db).items() if k.startswith("fact/")} == {"failed"}
+    proxy.rules.clear()
+    lambda_handler({}, None)
+    assert_exact(db, files)
+
+
+def test_an_object_deleted_between_listing_and_reading_is_reported(
+    proxy: S3FaultProxy, s3: S3Client, bucket: str, db: Conn
+) -> None:
+    key = "dimension/staff-2024-05-24 14:35:22.123456.parquet"
+    put_table(s3, bucket, key, staff([1, 2]))
+    proxy.add(
+        Rule(
+            "GET",
+            r"^/[^?]+/dimension/staff",
+            "call",
+            callback=lambda: s3.delete_object(Bucket=bucket, Key=key),
+        )
+    )
+    summary = lambda_handler({}, None)
+    assert summary["status"] == "loaded"
+    skipped = summary["tables"]["dim_staff"]["skipped"]
+    assert [s["key"] for s in skipped] == [key]
+    assert "deleted" in skipped[0]["reason"]
+    assert key not in ledger(db)
+
+
+def test_an_object_overwritten_between_listing_and_reading_loads_its_new_bytes(
+    proxy: S3FaultProxy, s3: S3Client, bucket: str, db: Conn
+) -> None:
+    key = "dimension/staff-2024-05-24 14:35:22.123456.parquet"
+    put_table(s3, bucket, key, staff([1, 2], department="Listed"))
+    new: dict[str, str] = {}
+    proxy.add(
+        Rule(
+            "GET",
+            r"^/[^?]+/dimension/staff",
+            "call",
+            callback=lambda: new.update(
+                etag=put_table(s3, bucket, key, staff([1, 2, 3], department="Overwritten"))
+            ),
+        )
+    )
+    summary = lambda_handler({}, None)
+    assert summary["status"] == "loaded"
+    assert ledger(db)[key]["etag"] == new["etag"]
+    rows = db.execute("SELECT DISTINCT department_name FROM dim_staff").fetchall()
+    assert rows == [("Overwritten",)]
+    assert ledger(db)[key]["rows_in_file"] == 3
+
+
+# -- 4. overlapping invocations ---------------------------------------------------------------
+
+
+def test_a_late_run_skips_while_one_holds_the_lock_and_a_killed_holder_lets_go(
+    proxy: S3FaultProxy, files: list[SampleFile], env: dict[str, str], db: Conn
+) -> None:
+    held = proxy.add(Rule("GET", GET_FACT, "hold"))
+    first = Loader(env)
+    assert held.reached.wait(timeout=60)
+    late = lambda_handler({}, None)  # the schedule fires again
+    retry = lambda_handler({}, None)  # and Lambda retries
+    assert late["status"] == retry["status"] == "skipped"
+    assert late["reason"] == SKIPPED_LOCKED
+    first.kill()
+    held.release.set()
+    wait_for(lambda: lambda_handler({}, None)["status"] != "skipped", timeout=30, every=0.2)
+    assert_exact(db, files)
+
+
+def test_version_rows_stay_unique_when_files_repeat_versions(
+    s3: S3Client, bucket: str, db: Conn
+) -> None:
+    files = terrific_totes(2, 30)
+    put_files(s3, bucket, files)
+    again = [f for f in files if f.table == "fact_sales_order"][-1]  # the same versions, again
+    late = SampleFile(
+        "fact/sales_order-2024-06-01 00:00:00.000000.parquet",
+        again.table,
+        sales_order_table(again.data.to_pylist()),
+    )
+    put_files(s3, bucket, [late])
+    lambda_handler({}, None)
+    assert_exact(db, [*files, late])
