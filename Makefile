@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint unit integration bench clean
+.PHONY: install demo test lint unit integration bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -35,6 +35,10 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+ROUNDS ?= 50
+soak: $(STAMP)
+	$(BIN)/python tests/soak.py --rounds $(ROUNDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
