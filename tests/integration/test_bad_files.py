@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import pyarrow as pa
 import pytest
@@ -37,18 +40,77 @@ def with_value(
     return change
 
 
-BAD_FACTS: dict[str, tuple[Callable[[pa.Table], bytes | pa.Table], str | None]] = {
-    "corrupt bytes": (corrupt, None),
-    "unknown column": (lambda t: t.append_column("discount", pa.array([0.1] * len(t))), "discount"),
-    "null in not null": (with_value("units_sold", None), "units_sold"),
-    "foreign key miss": (with_value("sales_staff_id", 9999), "sales_staff_id"),
-    "int64 beyond integer": (with_value("units_sold", 2**33), "units_sold"),
-    "decimal beyond numeric(10,2)": (with_value("unit_price", 123456789.5), "unit_price"),
-    "string in an integer column": (
+def truncated(table: pa.Table) -> bytes:
+    data = parquet_bytes(table)
+    return data[: len(data) // 2]
+
+
+def drop_column(name: str) -> Callable[[pa.Table], pa.Table]:
+    return lambda t: t.drop_columns([name])
+
+
+def as_decimal(name: str, value: str) -> Callable[[pa.Table], pa.Table]:
+    def change(table: pa.Table) -> pa.Table:
+        values = [Decimal(str(v)) for v in table.column(name).to_pylist()]
+        values[3] = Decimal(value)
+        return set_column(table, name, pa.array(values, pa.decimal128(12, 2)))
+
+    return change
+
+
+def add_column(name: str, array: Callable[[int], pa.Array]) -> Callable[[pa.Table], pa.Table]:  # type: ignore[type-arg]
+    return lambda t: t.append_column(name, array(len(t)))
+
+
+@dataclass(frozen=True)
+class Bad:
+    make: Callable[[pa.Table], bytes | pa.Table]
+    column: str | None = None
+    example: str | None = None
+    """Text the reason must show: an example value, or what is wrong."""
+
+
+BAD_FACTS: dict[str, Bad] = {
+    "corrupt bytes": Bad(corrupt, example="Parquet"),
+    "truncated Parquet": Bad(truncated, example="Parquet"),
+    "a 0-byte object": Bad(lambda t: b"", example="Parquet"),
+    "unknown column": Bad(add_column("discount", lambda n: pa.array([0.1] * n)), "discount"),
+    "missing NOT NULL column": Bad(drop_column("units_sold"), "units_sold", "NOT NULL"),
+    "string in an integer column": Bad(
         lambda t: set_column(
             t, "design_id", pa.array([str(v) for v in t.column("design_id").to_pylist()])
         ),
         "design_id",
+        "string",
+    ),
+    "int64 beyond integer": Bad(with_value("units_sold", 2**33), "units_sold", "8589934592"),
+    "double beyond numeric(10,2)": Bad(
+        with_value("unit_price", 123456789.5), "unit_price", "123456789.5"
+    ),
+    "decimal beyond numeric(10,2)": Bad(
+        as_decimal("unit_price", "123456789.25"), "unit_price", "123456789.25"
+    ),
+    "more decimals than numeric(10,2)": Bad(with_value("unit_price", 3.945), "unit_price", "3.945"),
+    "NaN into numeric": Bad(with_value("unit_price", math.nan), "unit_price", "nan"),
+    "infinity into numeric": Bad(with_value("unit_price", math.inf), "unit_price", "inf"),
+    "NULL in NOT NULL": Bad(with_value("units_sold", None), "units_sold", "row 4"),
+    "foreign key that misses": Bad(with_value("sales_staff_id", 9999), "sales_staff_id", "9999"),
+    "a list column": Bad(
+        lambda t: set_column(t, "design_id", pa.array([[1, 2]] * len(t), pa.list_(pa.int64()))),
+        "design_id",
+        "nested types are unsupported",
+    ),
+    "a struct column": Bad(
+        lambda t: set_column(
+            t, "design_id", pa.array([{"id": 1}] * len(t), pa.struct([("id", pa.int64())]))
+        ),
+        "design_id",
+        "nested types are unsupported",
+    ),
+    "a time that is no time": Bad(
+        lambda t: set_column(t, "created_time", pa.array(["25:61:00"] * len(t))),
+        "created_time",
+        "'25:61:00'",
     ),
 }
 
@@ -57,11 +119,11 @@ BAD_FACTS: dict[str, tuple[Callable[[pa.Table], bytes | pa.Table], str | None]] 
 def test_a_bad_fact_file_loads_nothing_and_later_files_still_load(
     case: str, s3: S3Client, bucket: str, db: Conn
 ) -> None:
-    make_bad, column = BAD_FACTS[case]
+    bad_case = BAD_FACTS[case]
     files = fact_files(3, 20)
     put_files(s3, bucket, dimension_files())
     put_files(s3, bucket, [files[0], files[2]])
-    bad = make_bad(files[1].data)
+    bad = bad_case.make(files[1].data)
     body = bad if isinstance(bad, bytes) else parquet_bytes(bad)
     s3.put_object(Bucket=bucket, Key=files[1].key, Body=body)
 
@@ -75,13 +137,20 @@ def test_a_bad_fact_file_loads_nothing_and_later_files_still_load(
     reason = facts["failed"][0]["reason"]
     assert files[1].key in reason
     assert "fact_sales_order" in reason
-    if column:
-        assert column in reason
-    # nothing of the bad file; everything of the others
+    if bad_case.column:
+        assert f"column {bad_case.column}" in reason
+    if bad_case.example:
+        assert bad_case.example in reason
+    # nothing of the bad file; everything of the others; the ledger says why
     assert warehouse_facts(db) == expected_facts([files[0], files[2]])
     assert ledger(db)[files[1].key]["status"] == "failed"
     assert ledger(db)[files[1].key]["reason"] == reason
     assert files[1].key in str(caught.value)
+    # the next run tries it again, and fails again
+    with pytest.raises(LoadFailedError):
+        lambda_handler({}, None)
+    assert ledger(db)[files[1].key]["attempts"] == 2
+    assert warehouse_facts(db) == expected_facts([files[0], files[2]])
 
 
 def test_a_bad_file_does_not_stop_other_tables(s3: S3Client, bucket: str, db: Conn) -> None:
