@@ -128,3 +128,55 @@ def test_an_unreachable_warehouse_is_a_clear_error(
         get_db_connection()
     assert "loader@127.0.0.1:1/warehouse" in str(caught.value)
     assert "pw-not-shown" not in str(caught.value)
+
+
+@pytest.mark.parametrize("via", ["url", "secret"])
+def test_no_output_of_a_failing_run_contains_the_password(
+    via: str,
+    password_role: str,
+    env: dict[str, str],
+    stack: LocalServices,
+    database: str,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from loadstar.sample import fact_files
+
+    run_env = {**os.environ, **env, "LOADSTAR_LOG_LEVEL": "DEBUG"}
+    if via == "url":
+        run_env["LOADSTAR_DATABASE_URL"] = psycopg.conninfo.make_conninfo(
+            database, user=ROLE, password=PASSWORD
+        )
+    else:
+        run_env.pop("LOADSTAR_DATABASE_URL")
+        run_env["LOADSTAR_DB_SECRET"] = secret(stack, database, PASSWORD)
+    put_files(s3, bucket, fact_files(1, 5))  # no dimensions: the file fails
+    outputs = []
+    for password in (PASSWORD, WRONG):
+        if via == "url":
+            run_env["LOADSTAR_DATABASE_URL"] = psycopg.conninfo.make_conninfo(
+                database, user=ROLE, password=password
+            )
+        elif password == WRONG:
+            run_env["LOADSTAR_DB_SECRET"] = secret(stack, database, WRONG)
+        done = subprocess.run(
+            [sys.executable, "-m", "loadstar.cli", "run"],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        outputs.append((done.returncode, done.stdout + done.stderr))
+    (ran, ran_output), (refused, refused_output) = outputs
+    assert ran == 1, ran_output  # connected, and the file failed
+    assert "foreign key" in ran_output
+    assert refused == 2, refused_output
+    assert "password authentication failed" in refused_output
+    for _, text in outputs:
+        assert PASSWORD not in text
+        assert WRONG not in text
