@@ -233,6 +233,18 @@ class Bench:
             best = min(runs, key=lambda r: r["seconds"])
             assert self.count(url) == n, "loadstar loaded a different number of rows"
             self.record(warehouse, "loadstar", best, n, "S3 → warehouse, end to end")
+            if foreign_keys:
+                self.reset(url)
+                per_row = self.worker(
+                    "loadstar_facts", {"bucket": bucket}, {**env, "LOADSTAR_BENCH_PER_ROW": "1"}
+                )
+                self.record(
+                    warehouse,
+                    "loadstar (per-row FK checks)",
+                    per_row,
+                    n,
+                    "without the replica-role grant",
+                )
             if not foreign_keys:
                 self.reset(url)
                 fallback = self.worker(

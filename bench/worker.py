@@ -213,6 +213,11 @@ def main() -> None:
         import loadstar.warehouse.copy
 
         loadstar.warehouse.copy._pgpq = None
+    if os.environ.get("LOADSTAR_BENCH_PER_ROW"):
+        # As for a role without the session_replication_role grant.
+        import loadstar.warehouse.foreign_keys
+
+        loadstar.warehouse.foreign_keys._may_set_replica_role = lambda conn: False
     result = METHODS[method](args)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print(json.dumps(result))
