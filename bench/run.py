@@ -36,9 +36,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import psycopg
 from psycopg import sql
 
@@ -49,6 +48,9 @@ from loadstar.ledger import ensure_ledger
 from loadstar.local import LocalServices
 from loadstar.sample import stamp
 from loadstar.warehouse.schema import init_warehouse
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 HERE = Path(__file__).parent
 FACT = "fact_sales_order"
@@ -102,13 +104,7 @@ class Bench:
             **stack.environment(),
             "LOADSTAR_LOG_LEVEL": "WARNING",
         }
-        self.s3 = boto3.client(
-            "s3",
-            endpoint_url=stack.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
+        self.s3: S3Client = stack.client("s3")
         self.results: dict[str, Any] = {"methods": [], "memory": [], "history": []}
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from mypy_boto3_s3 import S3Client
@@ -54,13 +53,8 @@ def database(stack: LocalServices, template_db: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3(stack: LocalServices) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=stack.endpoint_url,
-        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
+    client: S3Client = stack.client("s3")
+    return client
 
 
 @pytest.fixture

@@ -25,13 +25,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 from mypy_boto3_s3 import S3Client
 
 from faults import Loader, PgProxy, Rule, S3FaultProxy, backend_running, pg_socket_path
 from loadstar.local import LOCAL_AWS_ENV, LocalServices
 from loadstar.sample import (
+    DIMENSION_KEYS,
     START,
     SampleFile,
     dimension_files,
@@ -42,7 +42,6 @@ from loadstar.sample import (
 )
 from loadstar.warehouse.schema import init_warehouse
 from support import (
-    DIMENSION_KEYS,
     expected_dimensions,
     expected_facts,
     put_files,
@@ -224,13 +223,7 @@ def run_soak(stack: LocalServices, rounds: int, seed: int) -> dict[str, Any]:
     database = stack.create_database(name)
     with psycopg.connect(database, autocommit=True) as conn:
         init_warehouse(conn)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.endpoint_url,
-        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3: S3Client = stack.client("s3")
     bucket = f"soak-{seed}-{rng.randrange(10**6)}"
     s3.create_bucket(Bucket=bucket)
     s3_proxy = S3FaultProxy(stack.endpoint_url).start()

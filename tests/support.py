@@ -10,7 +10,7 @@ import pyarrow as pa
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
-from loadstar.sample import SampleFile, parquet_bytes
+from loadstar.sample import DIMENSION_KEYS, SampleFile, parquet_bytes
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -137,14 +137,6 @@ def warehouse_facts(conn: Conn) -> list[tuple[Any, ...]]:
     return sorted(tuple(r) for r in conn.execute(query).fetchall())
 
 
-DIMENSION_KEYS = {
-    "dim_date": "date_id",
-    "dim_staff": "staff_id",
-    "dim_location": "location_id",
-    "dim_currency": "currency_id",
-    "dim_design": "design_id",
-    "dim_counterparty": "counterparty_id",
-}
 RENAMES = {"counterparty_legal_phone": "counterparty_legal_phone_number"}
 
 

@@ -24,7 +24,7 @@ import boto3
 from loadstar import lambda_handler
 from loadstar.config import default_catalogue
 from loadstar.local import LocalServices
-from loadstar.sample import VERSION_KEY, terrific_totes, time_of, write_files
+from loadstar.sample import DIMENSION_KEYS, VERSION_KEY, terrific_totes, time_of, write_files
 from loadstar.warehouse.connection import Connection
 
 BUCKET = "terrific-totes-processed"
@@ -141,14 +141,7 @@ def _row_counts(conn: Connection) -> dict[str, int]:
 def _expected_counts(files: list[Any]) -> dict[str, int]:
     """Row counts the files imply, computed from the files alone."""
     keys: dict[str, set[Any]] = {}
-    pk = {
-        "dim_date": "date_id",
-        "dim_staff": "staff_id",
-        "dim_location": "location_id",
-        "dim_currency": "currency_id",
-        "dim_design": "design_id",
-        "dim_counterparty": "counterparty_id",
-    }
+    pk = DIMENSION_KEYS
     for f in files:
         rows = f.data.to_pylist()
         if f.table in pk:

@@ -101,6 +101,18 @@ class LocalServices:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.database_url(name)
 
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` (``s3``, ``secretsmanager``) on this stack."""
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint_url,
+            region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+
     def environment(self, dbname: str = "postgres") -> dict[str, str]:
         """Environment variables that point boto3 and loadstar at this stack."""
         return {

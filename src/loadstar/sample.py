@@ -30,6 +30,14 @@ DIMENSION_PREFIX = {
     "dim_design": "dimension/design",
     "dim_counterparty": "dimension/counterparty",
 }
+DIMENSION_KEYS = {
+    "dim_date": "date_id",
+    "dim_staff": "staff_id",
+    "dim_location": "location_id",
+    "dim_currency": "currency_id",
+    "dim_design": "design_id",
+    "dim_counterparty": "counterparty_id",
+}
 FACT_PREFIX = "fact/sales_order"
 VERSION_KEY = ("sales_order_id", "last_updated_date", "last_updated_time")
 

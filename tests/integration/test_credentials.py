@@ -6,14 +6,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from mypy_boto3_s3 import S3Client
+from mypy_boto3_secretsmanager import SecretsManagerClient
 from psycopg import sql
 
 from loadstar import ConnectionFailedError, get_db_connection, lambda_handler
-from loadstar.local import LOCAL_AWS_ENV, LocalServices
+from loadstar.local import LocalServices
 from loadstar.sample import dimension_files
 from support import Conn, count, put_files
 
@@ -43,13 +43,7 @@ def password_role(stack: LocalServices) -> Iterator[str]:
 
 
 def secret(stack: LocalServices, database: str, password: str) -> str:
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.endpoint_url,
-        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
+    client: SecretsManagerClient = stack.client("secretsmanager")
     params = psycopg.conninfo.conninfo_to_dict(database)
     value = {
         "host": params["host"],
