@@ -14,6 +14,7 @@ import psycopg
 from loadstar import ledger, logs
 from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec
+from loadstar.discovery import SourceFile
 from loadstar.errors import LoadstarError
 from loadstar.loader import LockLostError, RunContext, StopRun, load_with_retries
 from loadstar.mapping import check_table, index_advice
@@ -21,7 +22,7 @@ from loadstar.pending import pending_files
 from loadstar.s3 import list_objects, s3_client
 from loadstar.session import Session
 from loadstar.summary import RunSummary, TableSummary
-from loadstar.warehouse.catalog import describe_table
+from loadstar.warehouse.catalog import TableInfo, describe_table
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,38 +41,73 @@ def run(
     """Load every pending file of the selected tables; never raises for a bad file."""
     started = time.monotonic()
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], bucket=settings.require_bucket())
-    budget = Budget(context, settings.time_reserve_seconds)
     with closing(Session(settings)) as session:
-        if not session.open():
-            summary.skipped_reason = SKIPPED_LOCKED
-        else:
+        if session.open():
             ctx = RunContext(
                 session, s3 or s3_client(), summary.bucket, settings.ledger_schema, summary.run_id
             )
             specs = sorted(
                 (t for t in settings.tables if t.kind in kinds), key=lambda t: _KIND_ORDER[t.kind]
             )
-            for spec in specs:
-                if summary.stopped_early:
-                    # Facts wait for their dimensions: once a run stops short,
-                    # every later table waits for the next run.
-                    summary.not_reached.append(spec.name)
-                    continue
-                try:
-                    _load_table(ctx, settings, spec, summary.table(spec.name), budget)
-                except StopRun as exc:
-                    summary.stopped_reason = str(exc)
-                summary.stopped_early = bool(summary.table(spec.name).pending) or bool(
-                    summary.stopped_reason
-                )
+            _load_tables(
+                ctx, settings, specs, summary, Budget(context, settings.time_reserve_seconds)
+            )
+        else:
+            summary.skipped_reason = SKIPPED_LOCKED
     summary.seconds = time.monotonic() - started
     _log_run(summary)
     return summary
 
 
+def _load_tables(
+    ctx: RunContext,
+    settings: Settings,
+    specs: list[TableSpec],
+    summary: RunSummary,
+    budget: Budget,
+) -> None:
+    for spec in specs:
+        if summary.stopped_early:
+            # Facts wait for their dimensions: once a run stops short, every
+            # later table waits for the next run.
+            summary.not_reached.append(spec.name)
+            continue
+        try:
+            _load_table(ctx, settings, spec, summary.table(spec.name), budget)
+        except StopRun as exc:
+            summary.stopped_reason = str(exc)
+        summary.stopped_early = bool(summary.table(spec.name).pending or summary.stopped_reason)
+
+
 def _load_table(
     ctx: RunContext, settings: Settings, spec: TableSpec, out: TableSummary, budget: Budget
 ) -> None:
+    prepared = _prepare_table(ctx, settings, spec, out)
+    if prepared is None:
+        return
+    table, files = prepared
+    for index, file in enumerate(files):
+        if not budget.allows(file.size):
+            out.pending = [f.key for f in files[index:]]
+            return
+        outcome = load_with_retries(ctx, spec, table, file)
+        budget.spent(file.size, outcome.seconds)
+        out.add(outcome)
+        if outcome.unavailable:
+            out.pending = [f.key for f in files[index + 1 :]]
+            raise StopRun(f"S3 is failing ({outcome.reason}); the rest waits for the next run")
+        if outcome.status == "failed" and spec.kind == "dimension":
+            # Later files of a dimension must not overwrite what the failed one
+            # would have set; they wait until it loads or is skipped.
+            for held in files[index + 1 :]:
+                out.skip(held.key, f"held back: earlier file {file.key!r} failed")
+            return
+
+
+def _prepare_table(
+    ctx: RunContext, settings: Settings, spec: TableSpec, out: TableSummary
+) -> tuple[TableInfo, list[SourceFile]] | None:
+    """The table as the warehouse describes it and its files to load; None if none."""
     if not ctx.session.healthy and not ctx.session.recover():
         raise LockLostError("the warehouse connection was lost and another run took over")
     try:
@@ -85,33 +121,17 @@ def _load_table(
             out.skip(file.key, reason)
             ctx.record(spec, file, ledger.Status.OUT_OF_ORDER, reason)
         if not todo.to_load:
-            return
+            return None
         table = describe_table(ctx.conn, spec.name, settings.schema)
         check_table(spec, table)
-        advice = index_advice(spec, table)
-        if advice:
-            logs.event("version_key_unindexed", logging.WARNING, table=spec.name, advice=advice)
     except (LoadstarError, psycopg.Error) as exc:
         out.error = str(exc)
         logs.event("table_failed", logging.ERROR, table=spec.name, error=out.error)
-        return
-
-    for index, file in enumerate(todo.to_load):
-        if not budget.allows(file.size):
-            out.pending = [f.key for f in todo.to_load[index:]]
-            return
-        outcome = load_with_retries(ctx, spec, table, file)
-        budget.spent(file.size, outcome.seconds)
-        out.add(outcome)
-        if outcome.unavailable:
-            out.pending = [f.key for f in todo.to_load[index + 1 :]]
-            raise StopRun(f"S3 is failing ({outcome.reason}); the rest waits for the next run")
-        if outcome.status == "failed" and spec.kind == "dimension":
-            # Later files of a dimension must not overwrite what the failed one
-            # would have set; they wait until it loads or is skipped.
-            for held in todo.to_load[index + 1 :]:
-                out.skip(held.key, f"held back: earlier file {file.key!r} failed")
-            return
+        return None
+    advice = index_advice(spec, table)
+    if advice:
+        logs.event("version_key_unindexed", logging.WARNING, table=spec.name, advice=advice)
+    return table, todo.to_load
 
 
 def _log_run(summary: RunSummary) -> None:
