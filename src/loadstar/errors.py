@@ -74,6 +74,14 @@ class FileChangedError(TransientError):
     """The object's bytes changed between listing and reading (its ETag moved)."""
 
 
+class StopRun(LoadstarError):
+    """The run cannot usefully go on; what is left waits for the next run."""
+
+
+class LockLostError(StopRun):
+    """The connection was lost, and another run took the run lock meanwhile."""
+
+
 class LoadFailedError(LoadstarError):
     """A run finished with at least one failed file; carries the run's summary.
 

@@ -24,7 +24,6 @@ from loadstar.errors import (
     BadFileError,
     ConfigError,
     FileChangedError,
-    LoadstarError,
     ServiceUnavailableError,
     TransientError,
 )
@@ -69,14 +68,6 @@ def typed_batches(batches: Iterator[pa.RecordBatch], plan: LoadPlan) -> Iterator
         offset += batch.num_rows
 
 
-class StopRun(LoadstarError):
-    """The run cannot usefully go on; what is left waits for the next run."""
-
-
-class LockLostError(StopRun):
-    """The connection was lost, and another run took the run lock meanwhile."""
-
-
 def load_with_retries(
     ctx: RunContext,
     spec: TableSpec,
@@ -96,8 +87,7 @@ def load_with_retries(
         if delay is None:
             return outcome
         sleep(delay)
-        if not ctx.session.healthy and not ctx.session.recover():
-            raise LockLostError("the warehouse connection was lost and another run took over")
+        ctx.session.ensure()
         if outcome.refreshed is not None:
             file = outcome.refreshed
 
@@ -117,8 +107,8 @@ def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFi
             outcome.status, outcome.reason = "failed", f"file {file.key!r}: {exc}"
             outcome.transient, outcome.refreshed = True, current
     except Exception as exc:
-        # Anything else is a defect, but still this file's failure: the other
-        # files and tables load, and the run reports it loudly.
+        # A bad file, a lost connection, even a defect: this file's failure
+        # only. The other files and tables load; the run reports it loudly.
         reason = _reason(exc, file, table)
         outcome.status, outcome.reason = "failed", reason
         # boto3 has already retried S3's own failures with backoff.

@@ -15,8 +15,8 @@ from loadstar import ledger, logs
 from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec
 from loadstar.discovery import SourceFile
-from loadstar.errors import LoadstarError
-from loadstar.loader import LockLostError, RunContext, StopRun, load_with_retries
+from loadstar.errors import LoadstarError, StopRun
+from loadstar.loader import RunContext, load_with_retries
 from loadstar.mapping import check_table, index_advice
 from loadstar.pending import pending_files
 from loadstar.s3 import list_objects, s3_client
@@ -108,8 +108,7 @@ def _prepare_table(
     ctx: RunContext, settings: Settings, spec: TableSpec, out: TableSummary
 ) -> tuple[TableInfo, list[SourceFile]] | None:
     """The table as the warehouse describes it and its files to load; None if none."""
-    if not ctx.session.healthy and not ctx.session.recover():
-        raise LockLostError("the warehouse connection was lost and another run took over")
+    ctx.session.ensure()
     try:
         known = ledger.known_files(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name)
         listing = list_objects(ctx.s3, ctx.bucket, spec.prefix)

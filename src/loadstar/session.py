@@ -14,6 +14,7 @@ import psycopg
 
 from loadstar import ledger
 from loadstar.config import Settings
+from loadstar.errors import LockLostError
 from loadstar.warehouse.connection import Connection, open_connection
 
 
@@ -43,6 +44,11 @@ class Session:
         """After a lost connection: a new one, with the lock; False if the lock is gone."""
         self.close()
         return self.open()
+
+    def ensure(self) -> None:
+        """A working connection holding the lock, or `LockLostError`."""
+        if not self.healthy and not self.recover():
+            raise LockLostError("the warehouse connection was lost and another run took over")
 
     def close(self) -> None:
         if self._conn is not None:

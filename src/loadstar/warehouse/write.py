@@ -46,15 +46,14 @@ class WriteResult:
 def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
     """Write the batches into the plan's table in the current transaction."""
     try:
-        set_based = set_based_checks_apply(conn, plan)
-        key_values = KeyValues(plan) if set_based else None
+        key_values = KeyValues(plan) if set_based_checks_apply(conn, plan) else None
+        checks: ForeignKeyChecks = (
+            "per_file" if key_values else "per_row" if plan.table.foreign_keys else "none"
+        )
         if key_values is not None:
             batches = key_values.watch(batches)
         with conn.cursor() as cur:
-            checks: ForeignKeyChecks = (
-                "per_file" if set_based else "per_row" if plan.table.foreign_keys else "none"
-            )
-            if plan.spec.kind == "fact" and not plan.spec.version_key and not set_based:
+            if plan.spec.kind == "fact" and not plan.spec.version_key and key_values is None:
                 rows, encoding = copy_batches(
                     cur, plan.table.identifier, plan.target_columns, batches
                 )
@@ -64,9 +63,8 @@ def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatc
             if rows_in == 0:
                 return WriteResult(0, 0, encoding, checks)
             move = _upsert if plan.spec.kind == "dimension" else _append
-            if not set_based:
+            if key_values is None:
                 return WriteResult(rows_in, move(conn, cur, plan), encoding, checks)
-            assert key_values is not None
             check_foreign_keys(cur, plan, key_values)
             # The keys are checked and their rows locked; the per-row checks
             # would only repeat that, one query per row and key.
