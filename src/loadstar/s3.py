@@ -41,7 +41,7 @@ LOADED_TAG = "loadstar-loaded"
 # and leaves the rest to the next one.
 S3_MAX_ATTEMPTS = 4
 RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": S3_MAX_ATTEMPTS},
     connect_timeout=5,
     read_timeout=60,
 )

@@ -26,6 +26,7 @@ from loadstar import lambda_handler
 from loadstar.ledger import ensure_ledger
 from loadstar.local import LocalServices
 from loadstar.pipeline import SKIPPED_LOCKED
+from loadstar.s3 import S3_MAX_ATTEMPTS
 from loadstar.sample import SampleFile, fact_files, sales_order_table, terrific_totes
 from support import Conn, assert_exact, ledger, put_files, put_table, staff
 
@@ -234,9 +235,14 @@ def test_a_connection_reset_mid_download_is_retried(
 def test_s3_failing_all_run_long_fails_the_file_and_the_next_run_loads_it(
     proxy: S3FaultProxy, files: list[SampleFile], db: Conn
 ) -> None:
-    proxy.add(Rule("GET", GET_FACT, "status", times=None, status=503, code="SlowDown"))
-    with pytest.raises(Exception, match=r"SlowDown|503"):
+    outage = proxy.add(Rule("GET", GET_FACT, "status", times=None, status=503, code="SlowDown"))
+    with pytest.raises(Exception, match=r"SlowDown|503") as caught:
         lambda_handler({}, None)
+    # boto3's attempts for the first fact file, no more: the run stops there
+    assert outage.hits == S3_MAX_ATTEMPTS
+    summary = caught.value.summary  # type: ignore[attr-defined]
+    assert "S3 is failing" in summary["stopped_early"]
+    assert len(summary["tables"]["fact_sales_order"]["pending"]) == 2
     assert {r["status"] for k, r in ledger(db).items() if k.startswith("fact/")} == {"failed"}
     proxy.rules.clear()
     lambda_handler({}, None)
