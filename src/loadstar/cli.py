@@ -85,7 +85,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loadstar", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="loadstar",
+        description="Load pending Parquet files from S3 into the warehouse, as the Lambda does.",
+        epilog="Exit codes: 0 loaded (or nothing to do, or another run holds the lock), "
+        "1 a file failed, 2 bad settings or an unreachable warehouse.",
+    )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR")
     sub = parser.add_subparsers(required=True, metavar="command")
 
