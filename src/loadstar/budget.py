@@ -8,15 +8,9 @@ the next run.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 # Until a run has measured its own speed, assume a slow one: a few MB/s of
 # Parquet through COPY into a constrained warehouse.
 _ASSUMED_BYTES_PER_SECOND = 2_000_000.0
-
-
-class LambdaContext(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class Budget:

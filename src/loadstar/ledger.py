@@ -86,16 +86,11 @@ def ledger_ddl(schema: str) -> sql.Composed:
 
 
 def try_lock(conn: Connection, schema: str) -> bool:
-    """Take the run lock for this ledger without waiting; held until unlock or disconnect."""
+    """Take the run lock for this ledger without waiting; held until the connection closes."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
         row = cur.fetchone()
     return bool(row and row[0])
-
-
-def unlock(conn: Connection, schema: str) -> None:
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
 
 
 def known_files(conn: Connection, schema: str, bucket: str, table: str) -> Known:
