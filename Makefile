@@ -1,15 +1,15 @@
 # loadstar — `make demo` runs a real load locally; `make test` runs the whole suite.
-PYTHON ?= python3
+HOST_PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint unit integration bench soak clean
+.PHONY: install demo test lint unit integration bench soak package clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-		|| { echo "loadstar needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@$(HOST_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "loadstar needs Python 3.11 or newer as $(HOST_PYTHON)"; exit 1; }
+	$(HOST_PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
@@ -23,8 +23,8 @@ test: lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -39,6 +39,14 @@ bench: $(STAMP)
 ROUNDS ?= 50
 soak: $(STAMP)
 	$(BIN)/python tests/soak.py --rounds $(ROUNDS)
+
+# The Lambda zip, dist/loadstar-lambda.zip, for Lambda's runtime PYTHON (3.11,
+# 3.12, 3.13) and ARCH (x86_64, arm64); CONFIG ships a TOML catalogue with it.
+PYTHON ?= 3.11
+ARCH ?= x86_64
+package: $(STAMP)
+	$(BIN)/python -m deploy.package --python $(PYTHON) --arch $(ARCH) \
+		$(if $(CONFIG),--config $(CONFIG)) --output dist/loadstar-lambda.zip
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -1,0 +1,1 @@
+"""Building loadstar's Lambda deployment package: ``python -m deploy.package``."""
