@@ -1,0 +1,203 @@
+# --- Encryption of the log group and the alarm topic -----------------------------
+#
+# A key of this module's own, because CloudWatch alarms cannot publish to a
+# topic encrypted with the AWS managed key alias/aws/sns: its key policy
+# cannot be changed to let cloudwatch.amazonaws.com use it, and notifications
+# would be dropped without an error.
+
+data "aws_iam_policy_document" "monitoring_key" {
+  # checkov:skip=CKV_AWS_109: a key policy's only resource is "*", meaning this key; the account's administrators keep its management (PutKeyPolicy among it) so that the key can never become unmanageable.
+  # checkov:skip=CKV_AWS_111: a key policy's only resource is "*", meaning this key; the write actions are the account's management of this key.
+  # checkov:skip=CKV_AWS_356: a key policy's only resource is "*", meaning this key; AWS accepts nothing narrower in a key policy.
+
+  # Management by the account's administrators through IAM; no use of the key.
+  statement {
+    sid    = "AccountManagesKey"
+    effect = "Allow"
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    actions = [
+      "kms:CancelKeyDeletion",
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:DescribeKey",
+      "kms:DisableKey",
+      "kms:DisableKeyRotation",
+      "kms:EnableKey",
+      "kms:EnableKeyRotation",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListGrants",
+      "kms:ListKeyPolicies",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:RevokeGrant",
+      "kms:ScheduleKeyDeletion",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateAlias",
+      "kms:UpdateKeyDescription",
+    ]
+    # In a key policy "*" is the key itself: nothing narrower can be named.
+    resources = ["*"]
+  }
+
+  # This function's alarms publishing to the encrypted topic.
+  statement {
+    sid    = "AlarmsPublishToTopic"
+    effect = "Allow"
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"]
+    }
+  }
+
+  # CloudWatch Logs encrypting this function's log group, and no other.
+  statement {
+    sid    = "LogsEncryptOwnLogGroup"
+    effect = "Allow"
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = [local.log_group_arn]
+    }
+  }
+}
+
+resource "aws_kms_key" "monitoring" {
+  description             = "${var.name}: encrypts its log group and its alarm topic"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.monitoring_key.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "monitoring" {
+  name          = "alias/${var.name}-monitoring"
+  target_key_id = aws_kms_key.monitoring.key_id
+}
+
+# --- Where alarms go --------------------------------------------------------------
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name}-alarms"
+  kms_master_key_id = aws_kms_key.monitoring.arn
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alarm_emails)
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# --- Alarms -------------------------------------------------------------------------
+
+# The function raises when any file failed, so an error is a failed load (or a
+# run that could not start: bad settings, no secret, no warehouse). No
+# invocation means no data, which says nothing about failure: notBreaching.
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  alarm_name          = "${var.name}-errors"
+  alarm_description   = "A ${var.name} run failed: a file could not be loaded, or the run could not start. Its run_failed or run_finished log line names the file and the error; failed files are retried on every run."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.loadstar.function_name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+# loadstar's own metrics come once per run, from a run that got as far as
+# listing the bucket. A whole period without them means no run got that far:
+# the schedule stopped, the function is gone or throttled, or every run fails
+# before listing. That is as stale as a warehouse gets, so missing data
+# breaches. Silenced with the schedule, when no runs are expected.
+
+resource "aws_cloudwatch_metric_alarm" "stale" {
+  alarm_name          = "${var.name}-stale"
+  alarm_description   = "Nothing new has been loaded by ${var.name} for longer than the threshold, or no run has reported at all. Check that files still arrive in the bucket and that runs complete."
+  namespace           = var.metrics_namespace
+  metric_name         = "NewestLoadedAgeSeconds"
+  dimensions          = { Service = var.name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.newest_loaded_age_threshold_seconds
+  treat_missing_data  = "breaching"
+  actions_enabled     = var.schedule_enabled
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "backlog" {
+  alarm_name          = "${var.name}-backlog"
+  alarm_description   = "A file has waited longer than the threshold to be loaded by ${var.name}, or no run has reported at all: runs are falling behind, or one file keeps failing."
+  namespace           = var.metrics_namespace
+  metric_name         = "OldestPendingAgeSeconds"
+  dimensions          = { Service = var.name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.oldest_pending_age_threshold_seconds
+  treat_missing_data  = "breaching"
+  actions_enabled     = var.schedule_enabled
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
+  alarm_name          = "${var.name}-failed-invocations"
+  alarm_description   = "An invocation of ${var.name} was given up: it failed every attempt, or waited too long behind a run still going. The queue's messages carry the error and the event."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.failed_invocations.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
