@@ -97,7 +97,7 @@ TRIMS = (
     Trim(
         "C++ headers and sources",
         "for compiling against pyarrow",
-        ("pyarrow/include", "pyarrow/src", "pyarrow/includes"),
+        ("pyarrow/include", "pyarrow/src", "pyarrow/includes", "pyarrow/*.h"),
     ),
     Trim(
         "Cython sources",
@@ -430,10 +430,12 @@ def write_zip(site: Path, output: Path) -> int:
     unzipped = 0
     partial = output.with_name(output.name + ".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(site.rglob("*"), key=lambda p: p.relative_to(site).as_posix()):
-            name = path.relative_to(site).as_posix()
+        names = {
+            p: p.relative_to(site).as_posix() + ("/" if p.is_dir() else "") for p in site.rglob("*")
+        }
+        for path, name in sorted(names.items(), key=lambda item: item[1]):
             if path.is_dir():
-                info = zipfile.ZipInfo(name + "/", when)
+                info = zipfile.ZipInfo(name, when)
                 info.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
                 zf.writestr(info, b"")
                 continue
