@@ -20,6 +20,8 @@ class FakeContext:
 
     aws_request_id = "req-0001"
     function_name = "loadstar-test"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:loadstar-test"
 
     def __init__(self, remaining_ms: int = 900_000) -> None:
         self.remaining_ms = remaining_ms

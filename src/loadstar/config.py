@@ -23,6 +23,8 @@ TableKind = Literal["dimension", "fact"]
 
 DEFAULT_LEDGER_SCHEMA = "loadstar"
 DEFAULT_TIME_RESERVE_SECONDS = 10.0
+DEFAULT_METRICS_NAMESPACE = "Loadstar"
+DEFAULT_SERVICE = "loadstar"
 
 _DEFAULT_TABLES = (
     "dim_date",
@@ -73,6 +75,9 @@ class Settings:
     tables: tuple[TableSpec, ...]
     time_reserve_seconds: float = DEFAULT_TIME_RESERVE_SECONDS
     config_path: str | None = None
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    service: str = DEFAULT_SERVICE
+    """The ``Service`` dimension of every metric: one function among several."""
 
     def __repr__(self) -> str:
         return (
@@ -127,6 +132,7 @@ def load_settings(
     warehouse = _section(document, "warehouse")
     ledger = _section(document, "ledger")
     run = _section(document, "run")
+    metrics = _section(document, "metrics")
 
     tables_doc = document.get("tables")
     if tables_doc is None:
@@ -152,6 +158,12 @@ def load_settings(
         tables=tables,
         time_reserve_seconds=float(reserve),
         config_path=str(path) if path else None,
+        metrics_namespace=_first(
+            env.get("LOADSTAR_METRICS_NAMESPACE"), _opt_str(metrics, "namespace", path)
+        )
+        or DEFAULT_METRICS_NAMESPACE,
+        service=_first(env.get("LOADSTAR_SERVICE"), _opt_str(metrics, "service", path))
+        or DEFAULT_SERVICE,
     )
 
 

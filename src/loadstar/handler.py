@@ -2,18 +2,20 @@
 
 A thin adapter over `loadstar.pipeline.run`: settings from the environment
 (an event may name the bucket), the Lambda context for the time budget and
-log lines, and an exception when any file failed so that Lambda's Errors
-metric, retries and alarms see it.
+log lines, the run's metrics as EMF on stdout, and an exception when any file
+failed so that Lambda's Errors metric, retries and alarms see it.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from loadstar import logs, pipeline
+from loadstar import logs, metrics, pipeline
 from loadstar.config import load_settings
 from loadstar.errors import ConfigError, LoadFailedError, LoadstarError
 
@@ -23,21 +25,46 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     Raises `LoadFailedError` (after logging the summary) when any file failed.
     """
-    logs.configure_logging()
+    logs.configure_logging(fmt="json")
     logs.clear()
+    logs.bind(**lambda_fields(context))
     freeze_startup_objects()
-    request_id = getattr(context, "aws_request_id", None)
-    if request_id:
-        logs.bind(request_id=request_id, function_name=getattr(context, "function_name", None))
     try:
         settings = load_settings(bucket=bucket_from_event(event))
-        summary = pipeline.run(settings, context=context).to_dict()
+        run = pipeline.run(settings, context=context)
     except LoadstarError as exc:
         logs.event("run_failed", logging.ERROR, error=str(exc), error_type=type(exc).__name__)
         raise
+    metrics.emit(run, sys.stdout, namespace=settings.metrics_namespace, service=settings.service)
+    summary = run.to_dict()
     if summary["status"] == "failed":
         raise LoadFailedError(summary)
     return summary
+
+
+def lambda_fields(context: Any) -> dict[str, Any]:
+    """The invocation's context for every log line, under the field names of
+    Powertools for AWS Lambda, so existing queries and dashboards work as they are.
+    """
+    global _cold_start
+    fields: dict[str, Any] = {"cold_start": _cold_start}
+    _cold_start = False
+    for field, attribute in (
+        ("function_name", "function_name"),
+        ("function_memory_size", "memory_limit_in_mb"),
+        ("function_arn", "invoked_function_arn"),
+        ("function_request_id", "aws_request_id"),
+    ):
+        value = getattr(context, attribute, None)
+        if value is not None:
+            fields[field] = value
+    trace = os.environ.get("_X_AMZN_TRACE_ID")
+    if trace:
+        fields["xray_trace_id"] = trace.split(";")[0].removeprefix("Root=")
+    return fields
+
+
+_cold_start = True
 
 
 def freeze_startup_objects() -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from loadstar import ledger, logs, retry
+from loadstar import ledger, logs, report, retry
 from loadstar.casting import cast_batch
 from loadstar.config import TableSpec
 from loadstar.discovery import SourceFile
@@ -41,6 +41,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
+Progress = Callable[[str, SourceFile, int, int], None]
+"""Told (table, file, rows done, rows in the file) after each batch a file loads."""
+
+Claim = Callable[["RunContext", TableSpec, SourceFile], bool]
+
+
 @dataclass(frozen=True)
 class RunContext:
     session: Session
@@ -48,6 +54,7 @@ class RunContext:
     bucket: str
     ledger_schema: str
     run_id: str
+    progress: Progress | None = None
 
     @property
     def conn(self) -> Connection:
@@ -81,23 +88,52 @@ def load_with_retries(
     the connection had to be replaced and another run holds the lock now.
     """
     delays = retry.FILE.delays()
+    attempt = 1
     while True:
         outcome = load_file(ctx, spec, table, file)
         delay = next(delays, None) if outcome.transient else None
         if delay is None:
+            report.file_outcome(outcome)
             return outcome
+        logs.event(
+            "file_retry",
+            logging.WARNING,
+            table=spec.name,
+            key=file.key,
+            attempt=attempt,
+            reason=outcome.reason,
+            retry_in_seconds=round(delay, 2),
+        )
+        attempt += 1
         sleep(delay)
         ctx.session.ensure()
         if outcome.refreshed is not None:
             file = outcome.refreshed
 
 
-def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile) -> FileOutcome:
-    """Load one file exactly once; a bad file is recorded as failed, never half-loaded."""
+def load_file(
+    ctx: RunContext,
+    spec: TableSpec,
+    table: TableInfo,
+    file: SourceFile,
+    claim: Claim | None = None,
+) -> FileOutcome:
+    """Load one file exactly once; a bad file is recorded as failed, never half-loaded.
+
+    ``claim`` takes the file's ledger row inside the load's transaction; by
+    default only a file not loaded yet can be claimed.
+    """
     started = time.monotonic()
-    outcome = FileOutcome(table=spec.name, key=file.key, status="loaded", size_bytes=file.size)
+    outcome = FileOutcome(
+        table=spec.name,
+        key=file.key,
+        status="loaded",
+        etag=file.etag,
+        instant=file.instant,
+        size_bytes=file.size,
+    )
     try:
-        result = _load(ctx, spec, table, file)
+        result = _load(ctx, spec, table, file, claim or _claim_new)
     except FileChangedError as exc:
         current = _current(ctx, file)
         if current is None:
@@ -126,22 +162,26 @@ def load_file(ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFi
                 ctx.s3, ctx.bucket, file.key, datetime.now(UTC).isoformat(timespec="seconds")
             )
     outcome.seconds = time.monotonic() - started
-    _log(outcome)
     return outcome
 
 
+def _claim_new(ctx: RunContext, spec: TableSpec, file: SourceFile) -> bool:
+    return ledger.claim(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name, file, ctx.run_id)
+
+
 def _load(
-    ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile
+    ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile, claim: Claim
 ) -> WriteResult | None:
     with open_object(ctx.s3, ctx.bucket, file.key, etag=file.etag) as data:
         source = ParquetSource(data, key=file.key)
         plan = plan_columns(source.schema, spec, table)
+        batches = typed_batches(source.batches(), plan)
+        if ctx.progress is not None:
+            batches = _reporting(batches, ctx.progress, spec.name, file, source.num_rows)
         with ctx.conn.transaction():
-            if not ledger.claim(
-                ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name, file, ctx.run_id
-            ):
+            if not claim(ctx, spec, file):
                 return None
-            result = write_rows(ctx.conn, plan, typed_batches(source.batches(), plan))
+            result = write_rows(ctx.conn, plan, batches)
             ledger.mark_loaded(
                 ctx.conn,
                 ctx.ledger_schema,
@@ -169,22 +209,12 @@ def _reason(exc: Exception, file: SourceFile, table: TableInfo) -> str:
     return f"file {file.key!r}, table {table.qualified_name}: {kind}{exc}"
 
 
-def _log(outcome: FileOutcome) -> None:
-    fields = {
-        "table": outcome.table,
-        "key": outcome.key,
-        "status": outcome.status,
-        "rows_in": outcome.rows_in,
-        "rows_written": outcome.rows_written,
-        "bytes": outcome.size_bytes,
-        "seconds": round(outcome.seconds, 3),
-    }
-    if outcome.status == "loaded":
-        fields["copy_format"] = outcome.encoding
-        fields["foreign_keys"] = outcome.foreign_keys
-        if outcome.seconds > 0:
-            fields["rows_per_second"] = round(outcome.rows_in / outcome.seconds)
-    if outcome.reason:
-        fields["reason"] = outcome.reason
-    level = logging.ERROR if outcome.status == "failed" else logging.INFO
-    logs.event(f"file_{outcome.status}", level, **fields)
+def _reporting(
+    batches: Iterator[pa.RecordBatch], progress: Progress, table: str, file: SourceFile, total: int
+) -> Iterator[pa.RecordBatch]:
+    done = 0
+    progress(table, file, done, total)
+    for batch in batches:
+        yield batch
+        done += batch.num_rows
+        progress(table, file, done, total)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from loadstar.config import TableKind
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 
 _SETTLED = (Status.SKIPPED, Status.OUT_OF_ORDER)
 
+OUT_OF_ORDER = "out of order: older than a file of this table already applied"
+
+
+def changed_reason(file: SourceFile, loaded_etag: str) -> str:
+    return f"changed after it was loaded: ETag {loaded_etag} is now {file.etag}"
+
 
 @dataclass
 class Pending:
@@ -30,6 +37,17 @@ class Pending:
     """Loaded before, but the object's ETag is no longer the one loaded (given)."""
     out_of_order: list[SourceFile] = field(default_factory=list)
     """Dimension files older than one already applied; never applied over newer values."""
+
+    @property
+    def waiting(self) -> dict[str, datetime]:
+        """Each file to load and its instant."""
+        return {f.key: f.instant for f in self.to_load}
+
+    @property
+    def reported(self) -> list[tuple[SourceFile, str]]:
+        """The files a run reports instead of loading, and why."""
+        found = [(file, changed_reason(file, etag)) for file, etag in self.changed]
+        return found + [(file, OUT_OF_ORDER) for file in self.out_of_order]
 
 
 def pending_files(

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from loadstar import ledger, logs
+from loadstar import ledger, logs, report
 from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec
 from loadstar.discovery import SourceFile
 from loadstar.errors import LoadstarError, StopRun
-from loadstar.loader import RunContext, load_with_retries
+from loadstar.loader import Progress, RunContext, load_with_retries
 from loadstar.mapping import check_table, index_advice
-from loadstar.pending import pending_files
+from loadstar.pending import OUT_OF_ORDER, pending_files
 from loadstar.s3 import list_objects, s3_client
 from loadstar.session import Session
 from loadstar.summary import RunSummary, TableSummary
@@ -37,14 +37,20 @@ def run(
     kinds: Collection[TableKind] = ("dimension", "fact"),
     context: object | None = None,
     s3: S3Client | None = None,
+    progress: Progress | None = None,
 ) -> RunSummary:
     """Load every pending file of the selected tables; never raises for a bad file."""
     started = time.monotonic()
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], bucket=settings.require_bucket())
-    with closing(Session(settings)) as session:
+    with logs.bound(run_id=summary.run_id), closing(Session(settings)) as session:
         if session.open():
             ctx = RunContext(
-                session, s3 or s3_client(), summary.bucket, settings.ledger_schema, summary.run_id
+                session,
+                s3 or s3_client(),
+                summary.bucket,
+                settings.ledger_schema,
+                summary.run_id,
+                progress,
             )
             specs = sorted(
                 (t for t in settings.tables if t.kind in kinds), key=lambda t: _KIND_ORDER[t.kind]
@@ -54,8 +60,8 @@ def run(
             )
         else:
             summary.skipped_reason = SKIPPED_LOCKED
-    summary.seconds = time.monotonic() - started
-    _log_run(summary)
+        summary.seconds = time.monotonic() - started
+        _log_run(summary)
     return summary
 
 
@@ -100,7 +106,7 @@ def _load_table(
             # Later files of a dimension must not overwrite what the failed one
             # would have set; they wait until it loads or is skipped.
             for held in files[index + 1 :]:
-                out.skip(held.key, f"held back: earlier file {file.key!r} failed")
+                _skip(out, spec, held, f"held back: earlier file {file.key!r} failed")
             return
 
 
@@ -113,12 +119,11 @@ def _prepare_table(
         known = ledger.known_files(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name)
         listing = list_objects(ctx.s3, ctx.bucket, spec.prefix)
         todo = pending_files(spec.kind, spec.prefix, listing, known)
-        for file, etag in todo.changed:
-            out.skip(file.key, f"changed after it was loaded: ETag {etag} is now {file.etag}")
+        out.listed(known.applied[0] if known.applied else None, todo.waiting)
+        for file, reason in todo.reported:
+            _skip(out, spec, file, reason)
         for file in todo.out_of_order:
-            reason = "out of order: older than a file of this table already applied"
-            out.skip(file.key, reason)
-            ctx.record(spec, file, ledger.Status.OUT_OF_ORDER, reason)
+            ctx.record(spec, file, ledger.Status.OUT_OF_ORDER, OUT_OF_ORDER)
         if not todo.to_load:
             return None
         table = describe_table(ctx.conn, spec.name, settings.schema)
@@ -131,6 +136,11 @@ def _prepare_table(
     if advice:
         logs.event("version_key_unindexed", logging.WARNING, table=spec.name, advice=advice)
     return table, todo.to_load
+
+
+def _skip(out: TableSummary, spec: TableSpec, file: SourceFile, reason: str) -> None:
+    out.skip(file.key, reason)
+    report.file_skipped(spec.name, file, reason)
 
 
 def _log_run(summary: RunSummary) -> None:

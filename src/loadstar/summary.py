@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -16,6 +17,9 @@ class FileOutcome:
     table: str
     key: str
     status: Literal["loaded", "failed", "already_loaded", "vanished"]
+    etag: str | None = None
+    instant: datetime | None = None
+    """The instant the file's key carries (or its LastModified)."""
     rows_in: int = 0
     rows_written: int = 0
     size_bytes: int = 0
@@ -41,8 +45,24 @@ class TableSummary:
     skipped: list[dict[str, str]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     error: str | None = None
+    newest_loaded: datetime | None = None
+    """Instant of the newest file of the table ever loaded; None when none is, or not known."""
+    waiting: dict[str, datetime] | None = None
+    """Each file still to load (failed ones too) and its instant; None when not listed."""
+
+    def listed(self, newest_loaded: datetime | None, to_load: dict[str, datetime]) -> None:
+        """What the listing found: the freshness metrics start from here."""
+        self.newest_loaded, self.waiting = newest_loaded, dict(to_load)
 
     def add(self, outcome: FileOutcome) -> None:
+        if outcome.status != "failed" and self.waiting is not None:
+            self.waiting.pop(outcome.key, None)
+        if (
+            outcome.status in ("loaded", "already_loaded")
+            and outcome.instant is not None
+            and (self.newest_loaded is None or outcome.instant > self.newest_loaded)
+        ):
+            self.newest_loaded = outcome.instant
         if outcome.status == "loaded":
             self.files_loaded += 1
             self.rows_in += outcome.rows_in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from mypy_boto3_s3 import S3Client
 
 from conftest import EVENTS
 from loadstar import LoadFailedError, lambda_handler
+from loadstar.keys import instant_from_key
 from loadstar.sample import dimension_files, fact_files, terrific_totes
 from support import Conn, FakeContext, expected_facts, put_files, warehouse_facts
 
@@ -47,11 +49,19 @@ def test_a_scheduled_event_loads_and_returns_a_json_summary(
     assert summary["files_loaded"] == len(files)
     table = summary["tables"]["fact_sales_order"]
     assert set(table) >= {"files_loaded", "rows_written", "skipped", "failed", "pending"}
-    # one line per file and one per run, with the request id on each
+    # one line per file and one per run, with the invocation's context on each
     loaded = log_lines.events("file_loaded")
     assert len(loaded) == len(files)
-    assert {line["request_id"] for line in loaded} == {FakeContext.aws_request_id}
-    assert len(log_lines.events("run_finished")) == 1
+    run = log_lines.events("run_finished")
+    assert len(run) == 1
+    for line in [*loaded, *run]:
+        assert line["function_request_id"] == FakeContext.aws_request_id
+        assert line["function_name"] == FakeContext.function_name
+        assert line["function_arn"] == FakeContext.invoked_function_arn
+        assert line["function_memory_size"] == 1024
+        assert line["run_id"] == run[0]["run_id"]
+        assert isinstance(line["cold_start"], bool)
+    assert set(loaded[0]) >= {"table", "key", "etag", "rows", "bytes", "duration_ms"}
 
 
 def test_an_event_may_name_the_bucket(s3: S3Client, db: Conn) -> None:
@@ -98,3 +108,77 @@ def test_a_failed_file_raises_after_logging_the_summary(
     assert run[-1]["status"] == "failed"
     assert run[-1]["files_failed"] == 1
     assert caught.value.summary["files_failed"] == 1
+
+
+def emf_documents(stdout: str) -> list[dict[str, Any]]:
+    documents = []
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def test_each_run_prints_its_metrics_in_embedded_metric_format(
+    s3: S3Client,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LOADSTAR_METRICS_NAMESPACE", "Warehouse/Test")
+    monkeypatch.setenv("LOADSTAR_SERVICE", "loadstar-test")
+    files = terrific_totes(1, 2)
+    put_files(s3, bucket, files)
+    summary = lambda_handler({}, FakeContext())
+    documents = emf_documents(capsys.readouterr().out)
+    run, *tables = documents
+    directive = run["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Warehouse/Test"
+    assert directive["Dimensions"] == [["Service"]]
+    assert run["Service"] == "loadstar-test"
+    # every declared metric has a value in the document, as EMF requires
+    names = {m["Name"] for m in directive["Metrics"]}
+    assert names == {
+        "FilesLoaded",
+        "RowsLoaded",
+        "FilesFailed",
+        "FilesPending",
+        "OldestPendingAgeSeconds",
+        "NewestLoadedAgeSeconds",
+        "DurationMs",
+    }
+    assert all(isinstance(run[name], int | float) for name in names)
+    assert run["FilesLoaded"] == len(files) == summary["files_loaded"]
+    assert run["RowsLoaded"] == summary["rows_written"]
+    assert run["FilesFailed"] == 0
+    assert run["FilesPending"] == 0
+    assert run["OldestPendingAgeSeconds"] == 0
+    newest = max(instant(f.key) for f in files)
+    age = (datetime.now(UTC) - newest).total_seconds()
+    assert abs(run["NewestLoadedAgeSeconds"] - age) < 60
+    assert {doc["Table"] for doc in tables} == set(summary["tables"])
+    for doc in tables:
+        assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service", "Table"]]
+
+
+def test_metrics_count_failed_and_still_pending_files(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # facts whose dimensions are missing fail, and stay pending for the next run
+    facts = fact_files(1, 3)
+    put_files(s3, bucket, facts)
+    with pytest.raises(LoadFailedError):
+        lambda_handler({}, FakeContext())
+    run = emf_documents(capsys.readouterr().out)[0]
+    assert run["FilesFailed"] == len(facts)
+    assert run["FilesLoaded"] == 0
+    assert run["FilesPending"] == len(facts)
+    oldest = min(instant(f.key) for f in facts)
+    age = (datetime.now(UTC) - oldest).total_seconds()
+    assert abs(run["OldestPendingAgeSeconds"] - age) < 60
+    assert "NewestLoadedAgeSeconds" not in run
+
+
+def instant(key: str) -> datetime:
+    found = instant_from_key(key)
+    assert found is not None
+    return found
