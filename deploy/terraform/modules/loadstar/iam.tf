@@ -141,13 +141,13 @@ data "aws_iam_policy_document" "vpc" {
     resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"]
   }
 
-  # The only "*" resource in this role: ec2:DescribeNetworkInterfaces and
-  # ec2:DescribeSubnets support no resource-level permissions, so AWS accepts
-  # nothing narrower than "*" for them. Both only read.
+  # The only "*" resource in this role. Both actions only read.
   statement {
-    sid       = "DescribeNetworkInterfaces"
-    effect    = "Allow"
-    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+    sid     = "DescribeNetworkInterfaces"
+    effect  = "Allow"
+    actions = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+    # ec2:Describe* support no resource-level permissions: AWS accepts nothing
+    # narrower than "*" for them.
     resources = ["*"]
   }
 }

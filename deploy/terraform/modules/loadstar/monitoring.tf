@@ -56,7 +56,8 @@ data "aws_iam_policy_document" "monitoring_key" {
       identifiers = ["cloudwatch.amazonaws.com"]
     }
 
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    actions = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # In a key policy "*" is the key itself: nothing narrower can be named.
     resources = ["*"]
 
     condition {
@@ -82,7 +83,8 @@ data "aws_iam_policy_document" "monitoring_key" {
       identifiers = ["logs.${local.region}.amazonaws.com"]
     }
 
-    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    # In a key policy "*" is the key itself: nothing narrower can be named.
     resources = ["*"]
 
     condition {
