@@ -1,0 +1,719 @@
+"""deploy/terraform read as data: least privilege, fixed settings, alarms on real metrics.
+
+Nothing is deployed or planned. python-hcl2 parses the module and the example,
+and these tests assert on what they say; `deploy/check-terraform` runs
+terraform fmt, validate and checkov over the same files.
+
+Two kinds of policy are written here. The function's role (the documents
+attached by aws_iam_role_policy) must name single actions on named resources,
+with "*" as a resource only for ec2:Describe*, which takes nothing narrower.
+The KMS key's policy can only ever say "*", which in a key policy means the
+key itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from loadstar.config import default_catalogue
+
+TERRAFORM = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
+MODULE = TERRAFORM / "modules" / "loadstar"
+EXAMPLE = TERRAFORM / "examples" / "basic"
+
+EMITTED_METRICS = frozenset(
+    {
+        "FilesLoaded",
+        "RowsLoaded",
+        "FilesFailed",
+        "FilesPending",
+        "OldestPendingAgeSeconds",
+        "NewestLoadedAgeSeconds",
+        "DurationMs",
+    }
+)
+"""Every metric loadstar emits, in namespace LOADSTAR_METRICS_NAMESPACE with dimension Service."""
+
+# Every action the function's role may take. A new permission fails this list
+# until someone adds it here on purpose.
+ROLE_ACTIONS = frozenset(
+    {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:SendMessage",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+    }
+)
+DESCRIBE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
+
+Config = dict[str, list[dict[str, Any]]]
+
+
+# --- Reading the HCL --------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """python-hcl2's output without its markers: no ``__x__`` keys, no quotes around strings.
+
+    python-hcl2 8 keeps a string literal's quotes (``'"Allow"'``) and marks
+    blocks; 7 does neither. Expressions are ``"${...}"`` in both.
+    """
+    if isinstance(value, dict):
+        return {
+            plain(key): plain(item)
+            for key, item in value.items()
+            if not (isinstance(key, str) and key.startswith("__"))
+        }
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def parse(text: str) -> Config:
+    parsed: Config = plain(hcl2.loads(text))
+    return parsed
+
+
+def load_dir(directory: Path) -> Config:
+    """Every .tf file of a directory, merged as Terraform merges them."""
+    merged: Config = {}
+    for path in sorted(directory.glob("*.tf")):
+        for key, entries in parse(path.read_text()).items():
+            merged.setdefault(key, []).extend(entries)
+    return merged
+
+
+@functools.cache
+def module() -> Config:
+    return load_dir(MODULE)
+
+
+@functools.cache
+def example() -> Config:
+    return load_dir(EXAMPLE)
+
+
+def blocks(config: Config, kind: str, type_: str) -> dict[str, dict[str, Any]]:
+    """Name to body of every ``kind "type_" "name"`` block (resources, data sources)."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in config.get(kind, []):
+        found.update(entry.get(type_, {}))
+    return found
+
+
+def merged(config: Config, kind: str) -> dict[str, Any]:
+    """The ``variable``, ``locals`` or ``output`` blocks of all files, by name."""
+    found: dict[str, Any] = {}
+    for entry in config.get(kind, []):
+        found.update(entry)
+    return found
+
+
+def resource(type_: str, name: str) -> dict[str, Any]:
+    return blocks(module(), "resource", type_)[name]
+
+
+def default(name: str) -> Any:
+    return merged(module(), "variable")[name].get("default")
+
+
+def local(name: str) -> Any:
+    return merged(module(), "locals")[name]
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+# --- Policy statements and the checks on them ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    document: str
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    principals: tuple[tuple[str, tuple[str, ...]], ...]
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...]
+    only_if: str | None
+    """The for_each of a dynamic statement; None for a statement always present."""
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A list as written, or an expression (a for expression, say) as its one item."""
+    if isinstance(value, list):
+        return tuple(str(item) for item in value)
+    return (str(value),)
+
+
+def _statement(document: str, body: dict[str, Any], only_if: str | None) -> Statement:
+    return Statement(
+        document=document,
+        sid=str(body.get("sid", "")),
+        actions=_strings(body.get("actions", [])),
+        resources=_strings(body.get("resources", [])),
+        principals=tuple(
+            (str(p["type"]), _strings(p["identifiers"])) for p in body.get("principals", [])
+        ),
+        conditions=tuple(
+            (str(c["test"]), str(c["variable"]), _strings(c["values"]))
+            for c in body.get("condition", [])
+        ),
+        only_if=only_if,
+    )
+
+
+def statements(config: Config) -> list[Statement]:
+    """Every statement of every aws_iam_policy_document, dynamic ones included."""
+    found: list[Statement] = []
+    for document, body in blocks(config, "data", "aws_iam_policy_document").items():
+        found.extend(_statement(document, s, None) for s in body.get("statement", []))
+        for dynamic in body.get("dynamic", []):
+            for label, block in dynamic.items():
+                if label == "statement":
+                    found.extend(
+                        _statement(document, content, str(block["for_each"]))
+                        for content in block["content"]
+                    )
+    return found
+
+
+def all_actions_grants(found: list[Statement]) -> list[str]:
+    """Actions that allow everything, of every service ("*") or of one ("s3:*")."""
+    return [
+        f"{s.document}/{s.sid}: {action}"
+        for s in found
+        for action in s.actions
+        if action == "*" or action.endswith(":*")
+    ]
+
+
+def star_resources(found: list[Statement]) -> list[Statement]:
+    return [s for s in found if "*" in s.resources]
+
+
+STAR_RESOURCE_LINE = re.compile(r'^\s*resources\s*=\s*\[\s*"\*"\s*\]')
+
+
+def uncommented_star_resources(text: str) -> list[int]:
+    """Lines of ``resources = ["*"]`` whose comment does not say AWS takes nothing narrower."""
+    lines = text.splitlines()
+    bad = []
+    for number, line in enumerate(lines):
+        if not STAR_RESOURCE_LINE.match(line):
+            continue
+        comment = [line.partition("#")[2]]
+        above = number - 1
+        while above >= 0 and lines[above].strip().startswith("#"):
+            comment.insert(0, lines[above].strip().lstrip("#"))
+            above -= 1
+        if "nothing narrower" not in " ".join(" ".join(comment).split()):
+            bad.append(number + 1)
+    return bad
+
+
+def documents_used_by(type_: str, attribute: str) -> set[str]:
+    """Names of the policy documents that resources of ``type_`` use as ``attribute``."""
+    used = set()
+    for body in blocks(module(), "resource", type_).values():
+        used.update(re.findall(r"data\.aws_iam_policy_document\.(\w+)", str(body[attribute])))
+    return used
+
+
+def role_statements() -> list[Statement]:
+    attached = documents_used_by("aws_iam_role_policy", "policy")
+    return [s for s in statements(module()) if s.document in attached]
+
+
+def key_statements() -> list[Statement]:
+    keys = documents_used_by("aws_kms_key", "policy")
+    return [s for s in statements(module()) if s.document in keys]
+
+
+def iam_like(pattern: str, value: str) -> bool:
+    """IAM's wildcard matching (StringLike, ArnLike, resources): ``*`` any run, ``?`` one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+# --- The checks catch what they are for ---------------------------------------------
+
+SYNTHETIC_POLICY = """
+data "aws_iam_policy_document" "too_broad" {
+  statement {
+    sid       = "Everything"
+    actions   = ["*"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "AllOfS3"
+    actions   = ["s3:*"]
+    resources = ["arn:aws:s3:::processed/*"]
+  }
+  statement {
+    sid       = "OneAction"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::processed/dimension/*"]
+  }
+}
+"""
+
+
+def test_the_checks_catch_wildcard_actions_and_resources() -> None:
+    found = statements(parse(SYNTHETIC_POLICY))
+    assert [s.sid for s in found] == ["Everything", "AllOfS3", "OneAction"]
+    assert all_actions_grants(found) == ["too_broad/Everything: *", "too_broad/AllOfS3: s3:*"]
+    assert [s.sid for s in star_resources(found)] == ["Everything"]
+    assert uncommented_star_resources(SYNTHETIC_POLICY) == [6]
+    commented = SYNTHETIC_POLICY.replace(
+        '    resources = ["*"]', '    # AWS offers nothing narrower.\n    resources = ["*"]'
+    )
+    assert uncommented_star_resources(commented) == []
+
+
+def test_python_hcl2_renders_expressions_as_written() -> None:
+    # python-hcl2 7 renders expressions lossily (quotes dropped inside lists,
+    # true as True), which the checks on expressions below cannot work with.
+    version = importlib.metadata.version("python-hcl2")
+    assert int(version.split(".")[0]) >= 8, version
+    [variable] = parse('variable "x" {\n  default = [for p in ["a"] : "${p}*"]\n}\n')["variable"]
+    assert squash(variable["x"]["default"]) == squash('${[for p in ["a"] : "${p}*"]}')
+
+
+def test_iam_like_matches_as_iam_does() -> None:
+    assert iam_like("dimension/*", "dimension/staff")
+    assert iam_like("dimension/*", "dimension/")
+    assert not iam_like("dimension/*", "dimensions/staff")
+    assert not iam_like("dimension/*", "")
+    assert iam_like("a?c", "abc")
+    assert not iam_like("a.c", "abc")
+
+
+# --- The function's role -------------------------------------------------------------
+
+
+def test_the_role_is_built_from_policy_documents() -> None:
+    assert documents_used_by("aws_iam_role_policy", "policy") == {"function", "vpc"}
+    assert len(role_statements()) >= 8
+
+
+def test_no_statement_anywhere_allows_all_actions() -> None:
+    assert all_actions_grants(statements(module())) == []
+    assert all_actions_grants(statements(example())) == []
+
+
+def test_the_role_names_single_actions_and_only_those_it_needs() -> None:
+    actions = [a for s in role_statements() for a in s.actions]
+    assert [a for a in actions if "*" in a] == []
+    assert set(actions) == ROLE_ACTIONS
+    assert "logs:CreateLogGroup" not in actions
+    assert {s.sid for s in role_statements() if s.sid} == {s.sid for s in role_statements()}
+
+
+def test_star_resources_are_only_where_aws_offers_nothing_narrower() -> None:
+    keys = {s.document for s in key_statements()}
+    for statement in star_resources(statements(module())):
+        if statement.document in keys:
+            assert statement.resources == ("*",), statement  # a key policy: this key
+        else:
+            assert statement.document == "vpc", statement
+            assert statement.resources == ("*",), statement
+            assert set(statement.actions) <= DESCRIBE_ACTIONS, statement
+    role_stars = star_resources(role_statements())
+    assert [set(s.actions) for s in role_stars] == [DESCRIBE_ACTIONS]
+
+
+def test_every_star_resource_is_commented() -> None:
+    star_lines = 0
+    for path in sorted(MODULE.glob("*.tf")):
+        text = path.read_text()
+        assert uncommented_star_resources(text) == [], path.name
+        star_lines += sum(bool(STAR_RESOURCE_LINE.match(line)) for line in text.splitlines())
+    # Every "*" resource is written on a line of its own, so none escaped the look.
+    assert star_lines == len(star_resources(statements(module())))
+
+
+def test_listing_is_limited_to_the_table_prefixes() -> None:
+    [listing] = [s for s in role_statements() if "s3:ListBucket" in s.actions]
+    assert listing.actions == ("s3:ListBucket",)
+    assert listing.resources == ("${local.bucket_arn}",)
+    assert local("bucket_arn") == "arn:${local.partition}:s3:::${var.bucket_name}"
+    [(test, variable, values)] = listing.conditions
+    assert (test, variable) == ("StringLike", "s3:prefix")
+    assert [squash(v) for v in values] == [squash('${[for prefix in var.prefixes : "${prefix}*"]}')]
+
+    # What that condition allows, with the default prefixes.
+    assert default("prefixes") == ["dimension/", "fact/"]
+    patterns = [f"{prefix}*" for prefix in default("prefixes")]
+
+    def allowed(prefix: str) -> bool:
+        return any(iam_like(pattern, prefix) for pattern in patterns)
+
+    # loadstar lists each table with Prefix set to the table's prefix.
+    for table in default_catalogue():
+        assert allowed(table.prefix), table
+    assert allowed("dimension/dim_staff")
+    assert allowed("fact/fact_sales_order/")
+    assert not allowed("")
+    assert not allowed("secrets/")
+    assert not allowed("dimensions/staff")
+
+
+def test_objects_are_read_and_tagged_under_the_table_prefixes_only() -> None:
+    s3 = [s for s in role_statements() if any(a.startswith("s3:") for a in s.actions)]
+    [objects] = [s for s in s3 if "s3:ListBucket" not in s.actions]
+    assert len(s3) == 2
+    assert sorted(objects.actions) == ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"]
+    assert objects.only_if is None
+    assert [squash(r) for r in objects.resources] == [
+        squash('${[for prefix in var.prefixes : "${local.bucket_arn}/${prefix}*"]}')
+    ]
+
+    arns = [f"arn:aws:s3:::processed/{prefix}*" for prefix in default("prefixes")]
+
+    def allowed(key: str) -> bool:
+        return any(iam_like(arn, f"arn:aws:s3:::processed/{key}") for arn in arns)
+
+    for table in default_catalogue():
+        assert allowed(f"{table.prefix}-2024-01-01T00:00:00.parquet"), table
+    assert allowed("dimension/dim_staff-2024-01-01T00:00:00.parquet")
+    assert allowed("fact/fact_sales_order/2024-01-01T00:00:00.parquet")
+    assert not allowed("README.txt")
+    assert not allowed("raw/dimension/staff-2024-01-01T00:00:00.parquet")
+
+
+def test_the_prefixes_cannot_carry_wildcards() -> None:
+    [validation] = merged(module(), "variable")["prefixes"]["validation"]
+    assert 'strcontains(p, "*")' in validation["condition"]
+    assert 'strcontains(p, "?")' in validation["condition"]
+
+
+def test_the_warehouse_secret_is_the_one_secret_read() -> None:
+    found = [s for s in role_statements() if any("secretsmanager" in a for a in s.actions)]
+    assert [(s.actions, s.resources, s.only_if) for s in found] == [
+        (("secretsmanager:GetSecretValue",), ("${var.db_secret_arn}",), None)
+    ]
+
+
+def test_kms_decrypt_only_for_a_key_given_and_only_through_its_service() -> None:
+    found = [s for s in role_statements() if any(a.startswith("kms:") for a in s.actions)]
+    guards = {}
+    for statement in found:
+        assert statement.actions == ("kms:Decrypt",)
+        assert statement.resources == ("${statement.value}",)
+        assert statement.only_if is not None
+        guard = re.fullmatch(
+            r"\$\{var\.(\w+) == null \? \[\] : \[var\.\1\]\}", " ".join(statement.only_if.split())
+        )
+        assert guard, statement.only_if
+        [(test, variable, values)] = statement.conditions
+        assert (test, variable) == ("StringEquals", "kms:ViaService")
+        guards[guard.group(1)] = values
+    assert guards == {
+        "secret_kms_key_arn": ("secretsmanager.${local.region}.amazonaws.com",),
+        "bucket_kms_key_arn": ("s3.${local.region}.amazonaws.com",),
+    }
+    assert default("secret_kms_key_arn") is None
+    assert default("bucket_kms_key_arn") is None
+
+
+def test_logs_go_only_to_the_functions_own_log_group() -> None:
+    [logs] = [s for s in role_statements() if any(a.startswith("logs:") for a in s.actions)]
+    assert logs.actions == ("logs:CreateLogStream", "logs:PutLogEvents")
+    assert logs.resources == ("${local.log_group_arn}:*",)
+    assert local("log_group_name") == "/aws/lambda/${var.name}"
+    assert local("log_group_arn").endswith(":log-group:${local.log_group_name}")
+    group = resource("aws_cloudwatch_log_group", "function")
+    assert group["name"] == "${local.log_group_name}"
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    assert default("log_retention_days") == 365
+
+
+def test_network_interface_permissions_only_in_a_vpc() -> None:
+    ec2 = [s for s in statements(module()) if any(a.startswith("ec2:") for a in s.actions)]
+    assert {s.document for s in ec2} == {"vpc"}
+    only_in_vpc = "${local.in_vpc ? 1 : 0}"
+    assert blocks(module(), "data", "aws_iam_policy_document")["vpc"]["count"] == only_in_vpc
+    assert resource("aws_iam_role_policy", "vpc")["count"] == only_in_vpc
+    assert local("in_vpc") == "${length(var.subnet_ids) > 0}"
+    assert default("subnet_ids") == []
+    [vpc_config] = [d["vpc_config"] for d in resource("aws_lambda_function", "loadstar")["dynamic"]]
+    assert vpc_config["for_each"] == "${local.in_vpc ? [true] : []}"
+
+    [create] = [s for s in ec2 if "ec2:CreateNetworkInterface" in s.actions]
+    assert create.actions == ("ec2:CreateNetworkInterface",)
+    # Authorised on the interface, the subnet and the security groups: each is named.
+    ec2_arn = "arn:${local.partition}:ec2:${local.region}:${local.account_id}"
+    assert [squash(r) for r in create.resources] == [
+        squash(
+            f'${{concat(["{ec2_arn}:network-interface/*"],'
+            f' [for id in var.subnet_ids : "{ec2_arn}:subnet/${{id}}"],'
+            f' [for id in var.security_group_ids : "{ec2_arn}:security-group/${{id}}"])}}'
+        )
+    ]
+
+
+def test_only_lambda_assumes_the_role() -> None:
+    assume = [s for s in statements(module()) if "sts:AssumeRole" in s.actions]
+    assert [(s.document, s.principals) for s in assume] == [
+        ("assume_role", (("Service", ("lambda.amazonaws.com",)),))
+    ]
+    role = resource("aws_iam_role", "function")
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.assume_role.json}"
+
+
+# --- The function --------------------------------------------------------------------
+
+
+def test_runs_never_overlap() -> None:
+    function = resource("aws_lambda_function", "loadstar")
+    # A literal, not a variable that could be set to anything else.
+    assert function["reserved_concurrent_executions"] == 1
+
+
+def test_function_settings() -> None:
+    function = resource("aws_lambda_function", "loadstar")
+    assert function["handler"] == "loadstar.handler.lambda_handler"
+    assert function["function_name"] == "${var.name}"
+    assert function["timeout"] == "${var.timeout}"
+    assert function["memory_size"] == "${var.memory_size}"
+    assert function["runtime"] == "${var.runtime}"
+    assert function["architectures"] == ["${var.architecture}"]
+    assert function["filename"] == "${local.package_path}"
+    assert function["source_code_hash"] == "${filebase64sha256(local.package_path)}"
+    assert "dist/loadstar-lambda.zip" in local("package_path")
+    assert default("timeout") == 900
+    assert default("memory_size") == 1024
+    assert default("runtime") == "python3.11"
+    assert default("architecture") == "x86_64"
+    variables = merged(module(), "variable")
+    for name, allowed in [
+        ("runtime", ["python3.11", "python3.12", "python3.13"]),
+        ("architecture", ["x86_64", "arm64"]),
+    ]:
+        [validation] = variables[name]["validation"]
+        assert all(f'"{value}"' in validation["condition"] for value in allowed)
+
+
+def test_the_environment_names_bucket_secret_service_and_namespace() -> None:
+    environment = " ".join(local("environment").split())
+
+    def sets(name: str, value: str) -> bool:
+        pattern = rf"""["']?{name}["']?\s*[=:]\s*["']?(\$\{{)?{re.escape(value)}\b"""
+        return re.search(pattern, environment) is not None
+
+    assert sets("LOADSTAR_BUCKET", "var.bucket_name")
+    assert sets("LOADSTAR_DB_SECRET", "var.db_secret_arn")
+    assert sets("LOADSTAR_SERVICE", "var.name")
+    assert sets("LOADSTAR_METRICS_NAMESPACE", "var.metrics_namespace")
+    assert sets("LOADSTAR_CONFIG", "var.config_path")
+    # The catalogue only when one is given.
+    assert re.search(r"var\.config_path == null \? \{\} : \{\s*['\"]?LOADSTAR_CONFIG", environment)
+    assert default("config_path") is None
+    assert default("metrics_namespace") == "Loadstar"
+    function = resource("aws_lambda_function", "loadstar")
+    assert function["environment"] == [{"variables": "${local.environment}"}]
+
+
+# --- Schedule and failed invocations -------------------------------------------------------
+
+
+def test_the_schedule_invokes_the_function_and_only_it_may() -> None:
+    rule = resource("aws_cloudwatch_event_rule", "schedule")
+    assert rule["schedule_expression"] == "${var.schedule_expression}"
+    assert default("schedule_expression") == "rate(15 minutes)"
+    target = resource("aws_cloudwatch_event_target", "schedule")
+    assert target["arn"] == "${aws_lambda_function.loadstar.arn}"
+    permission = resource("aws_lambda_permission", "schedule")
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.schedule.arn}"
+
+
+def test_failed_invocations_land_in_an_encrypted_queue() -> None:
+    invoke = resource("aws_lambda_function_event_invoke_config", "loadstar")
+    [destination] = invoke["destination_config"]
+    [on_failure] = destination["on_failure"]
+    assert on_failure["destination"] == "${aws_sqs_queue.failed_invocations.arn}"
+    assert invoke["maximum_retry_attempts"] == "${var.maximum_retry_attempts}"
+    assert default("maximum_retry_attempts") == 0
+    queue = resource("aws_sqs_queue", "failed_invocations")
+    assert queue["sqs_managed_sse_enabled"] is True
+
+
+# --- Alarms ----------------------------------------------------------------------------
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return blocks(module(), "resource", "aws_cloudwatch_metric_alarm")
+
+
+def test_alarms_on_loadstar_metrics_use_metrics_it_emits() -> None:
+    own = {n: a for n, a in alarms().items() if a["namespace"] == "${var.metrics_namespace}"}
+    assert {a["metric_name"] for a in own.values()} == {
+        "NewestLoadedAgeSeconds",
+        "OldestPendingAgeSeconds",
+    }
+    for name, alarm in own.items():
+        assert alarm["metric_name"] in EMITTED_METRICS, name
+        # The function emits Service = LOADSTAR_SERVICE = var.name.
+        assert alarm["dimensions"] == {"Service": "${var.name}"}, name
+        assert alarm["statistic"] == "Maximum", name
+        # No metrics for a whole period: no run got as far as listing.
+        assert alarm["treat_missing_data"] == "breaching", name
+    assert own["stale"]["threshold"] == "${var.newest_loaded_age_threshold_seconds}"
+    assert default("newest_loaded_age_threshold_seconds") == 86400
+    assert own["backlog"]["threshold"] == "${var.oldest_pending_age_threshold_seconds}"
+    assert default("oldest_pending_age_threshold_seconds") == 3600
+
+
+def test_the_errors_alarm_watches_the_function() -> None:
+    errors = alarms()["errors"]
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.loadstar.function_name}"}
+    assert (errors["comparison_operator"], errors["threshold"]) == ("GreaterThanThreshold", 0)
+    assert errors["treat_missing_data"] == "notBreaching"
+
+
+def test_the_failed_invocations_alarm_watches_the_queue() -> None:
+    queue = alarms()["failed_invocations"]
+    assert (queue["namespace"], queue["metric_name"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert queue["dimensions"] == {"QueueName": "${aws_sqs_queue.failed_invocations.name}"}
+    assert (queue["comparison_operator"], queue["threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_every_alarm_notifies_the_topic_and_may_publish_to_it() -> None:
+    topic = resource("aws_sns_topic", "alarms")
+    assert topic["kms_master_key_id"] == "${aws_kms_key.monitoring.arn}"
+    [publish] = [
+        s for s in key_statements() if ("Service", ("cloudwatch.amazonaws.com",)) in s.principals
+    ]
+    assert set(publish.actions) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    [source_arn] = [
+        values for _, variable, values in publish.conditions if variable == "aws:SourceArn"
+    ]
+
+    def arn(text: str) -> str:
+        for placeholder, value in {
+            "${local.partition}": "aws",
+            "${local.region}": "eu-west-2",
+            "${local.account_id}": "123456789012",
+            "${var.name}": "loadstar",
+        }.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    assert len(alarms()) == 4
+    for name, alarm in alarms().items():
+        assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"], name
+        alarm_arn = arn(
+            f"arn:${{local.partition}}:cloudwatch:${{local.region}}:"
+            f"${{local.account_id}}:alarm:{alarm['alarm_name']}"
+        )
+        # An alarm the key does not admit would fail to publish, silently.
+        assert any(iam_like(arn(pattern), alarm_arn) for pattern in source_arn), name
+
+
+def test_logs_may_use_the_key_for_this_log_group_only() -> None:
+    [logs] = [
+        s
+        for s in key_statements()
+        if any(
+            t == "Service" and any(i.startswith("logs.") for i in ids) for t, ids in s.principals
+        )
+    ]
+    assert logs.conditions == (
+        ("ArnEquals", "kms:EncryptionContext:aws:logs:arn", ("${local.log_group_arn}",)),
+    )
+    assert resource("aws_cloudwatch_log_group", "function")["kms_key_id"] == (
+        "${aws_kms_key.monitoring.arn}"
+    )
+
+
+# --- Checkov skips, outputs, the example -------------------------------------------------
+
+CHECKOV_SKIPS = [
+    "CKV_AWS_50",  # X-Ray: nothing to trace into
+    "CKV_AWS_116",  # DLQ: the on-failure destination is the queue
+    "CKV_AWS_173",  # environment CMK: the environment holds no secret
+    "CKV_AWS_272",  # code signing: the zip is uploaded directly
+    "CKV_AWS_109",  # the key policy's "*" is the key
+    "CKV_AWS_111",  # idem
+    "CKV_AWS_356",  # idem
+]
+SKIP = re.compile(r"#\s*checkov:skip=(CKV2?_AWS_\d+):\s*(.*)$")
+
+
+def test_every_checkov_skip_gives_its_reason() -> None:
+    skips = []
+    for path in sorted(TERRAFORM.rglob("*.tf")):
+        for line in path.read_text().splitlines():
+            if "checkov:skip" in line:
+                match = SKIP.search(line)
+                assert match, line
+                assert len(match.group(2).split()) >= 8, line
+                skips.append(match.group(1))
+    # Each skip is an exception to a security check: adding one is a decision.
+    assert sorted(skips) == sorted(CHECKOV_SKIPS)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "function_name",
+        "function_arn",
+        "role_arn",
+        "sns_topic_arn",
+        "dlq_url",
+        "dlq_arn",
+        "log_group_name",
+    ],
+)
+def test_outputs(name: str) -> None:
+    assert name in merged(module(), "output")
+    assert name in merged(example(), "output")
+
+
+def test_the_module_needs_aws_provider_5_or_later() -> None:
+    [terraform] = module()["terraform"]
+    [providers] = terraform["required_providers"]
+    assert providers["aws"]["source"] == "hashicorp/aws"
+    assert re.match(r">=\s*5\.", providers["aws"]["version"])
+
+
+def test_the_example_configures_the_region_and_sets_what_the_module_requires() -> None:
+    [provider] = [p["aws"] for p in example()["provider"] if "aws" in p]
+    assert provider["region"] == "${var.region}"
+    [call] = [m["loadstar"] for m in example()["module"] if "loadstar" in m]
+    assert call["source"] == "../../modules/loadstar"
+    required = {n for n, v in merged(module(), "variable").items() if "default" not in v}
+    assert required <= set(call)
+
+    tfvars = parse((EXAMPLE / "terraform.tfvars.example").read_text())
+    needed = {n for n, v in merged(example(), "variable").items() if "default" not in v}
+    assert needed <= set(tfvars)
