@@ -46,18 +46,48 @@ def _table(schema: str) -> sql.Identifier:
     return sql.Identifier(schema, LEDGER_TABLE)
 
 
-def ensure_ledger(conn: Connection, schema: str) -> None:
-    """Create the ledger's schema and table when they are missing (idempotent)."""
+def exists(conn: Connection, schema: str) -> bool:
     with conn.cursor() as cur:
         cur.execute(
             "SELECT to_regclass(%s)", (sql.Identifier(schema, LEDGER_TABLE).as_string(conn),)
         )
         row = cur.fetchone()
-        if row is not None and row[0] is not None:
-            return
+    return row is not None and row[0] is not None
+
+
+def ensure_ledger(conn: Connection, schema: str) -> None:
+    """Create the ledger's schema and table when they are missing (idempotent).
+
+    A ledger made by an older loadstar gains the columns added since; only then
+    does a run need the right to alter it.
+    """
+    if exists(conn, schema):
+        if not _has_column(conn, schema, "replays"):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(_ADD_REPLAY_COLUMNS.format(table=_table(schema)))
+        return
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         cur.execute(ledger_ddl(schema))
+
+
+_ADD_REPLAY_COLUMNS = sql.SQL("""
+    ALTER TABLE {table}
+        ADD COLUMN IF NOT EXISTS replays     integer NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS replayed_at timestamptz
+""")
+
+
+def _has_column(conn: Connection, schema: str, column: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT 1 FROM pg_attribute
+            WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped
+            """,
+            (sql.Identifier(schema, LEDGER_TABLE).as_string(conn), column),
+        )
+        return cur.fetchone() is not None
 
 
 def ledger_ddl(schema: str) -> sql.Composed:
@@ -79,6 +109,8 @@ def ledger_ddl(schema: str) -> sql.Composed:
             first_seen_at timestamptz NOT NULL DEFAULT now(),
             updated_at    timestamptz NOT NULL DEFAULT now(),
             loaded_at     timestamptz,
+            replays       integer     NOT NULL DEFAULT 0,
+            replayed_at   timestamptz,
             PRIMARY KEY (bucket, key)
         );
         CREATE INDEX IF NOT EXISTS {index} ON {table} (bucket, table_name, file_instant)
@@ -99,14 +131,24 @@ def known_files(conn: Connection, schema: str, bucket: str, table: str) -> Known
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT key, etag, status ") + where, (bucket, table))
         files = {key: (etag, status) for key, etag, status in cur.fetchall()}
+    return Known(files=files, applied=newest_loaded(conn, schema, bucket, table))
+
+
+def newest_loaded(
+    conn: Connection, schema: str, bucket: str, table: str
+) -> tuple[datetime, str] | None:
+    """(instant, key) of the table's newest loaded file, if any."""
+    with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("SELECT file_instant, key ")
-            + where
-            + sql.SQL(" AND status = 'loaded' ORDER BY file_instant DESC, key DESC LIMIT 1"),
+            sql.SQL("""
+                SELECT file_instant, key FROM {}
+                WHERE bucket = %s AND table_name = %s AND status = 'loaded'
+                ORDER BY file_instant DESC, key DESC LIMIT 1
+            """).format(_table(schema)),
             (bucket, table),
         )
         newest = cur.fetchone()
-    return Known(files=files, applied=(newest[0], newest[1]) if newest else None)
+    return (newest[0], newest[1]) if newest else None
 
 
 def claim(
@@ -161,8 +203,11 @@ def record(
     status: Status,
     reason: str,
     run_id: str,
-) -> None:
-    """In a transaction of its own: a file that did not load, and why."""
+) -> bool:
+    """In a transaction of its own: a file that did not load, and why.
+
+    False when the file is loaded meanwhile: a loaded row is never overwritten.
+    """
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             sql.SQL("""
@@ -190,6 +235,7 @@ def record(
                 run_id,
             ),
         )
+        return cur.rowcount == 1
 
 
 def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> bool:
@@ -203,3 +249,122 @@ def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> b
             (reason, bucket, key),
         )
         return cur.rowcount == 1
+
+
+def claim_replay(conn: Connection, schema: str, bucket: str, file: SourceFile, run_id: str) -> bool:
+    """Inside a replay's transaction: take a loaded file's ledger row to load it again.
+
+    The row keeps its status and gains a replay; False when the file is not
+    (or no longer) a loaded one.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                UPDATE {table}
+                SET etag = %s, size_bytes = %s, replays = replays + 1, replayed_at = now(),
+                    run_id = %s, updated_at = now()
+                WHERE bucket = %s AND key = %s AND status = 'loaded'
+                RETURNING 1
+            """).format(table=_table(schema)),
+            (file.etag, file.size, run_id, bucket, file.key),
+        )
+        return cur.fetchone() is not None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file as the ledger holds it."""
+
+    key: str
+    table: str
+    status: str
+    etag: str
+    size_bytes: int
+    file_instant: datetime
+    rows_in_file: int | None
+    rows_written: int | None
+    attempts: int
+    replays: int
+    reason: str | None
+    run_id: str | None
+    updated_at: datetime
+    loaded_at: datetime | None
+
+
+_ENTRY_COLUMNS = sql.SQL(
+    "key, table_name, status, etag, size_bytes, file_instant, rows_in_file, rows_written, "
+    "attempts, replays, reason, run_id, updated_at, loaded_at"
+)
+
+
+def entry(conn: Connection, schema: str, bucket: str, key: str) -> Entry | None:
+    """The ledger's row for one key, if it has one."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("SELECT {} FROM {} WHERE bucket = %s AND key = %s").format(
+                _ENTRY_COLUMNS, _table(schema)
+            ),
+            (bucket, key),
+        )
+        row = cur.fetchone()
+    return Entry(*row) if row else None
+
+
+def history(
+    conn: Connection, schema: str, bucket: str, *, table: str | None = None, limit: int = 50
+) -> list[Entry]:
+    """The ledger's rows, most recently changed first."""
+    query = sql.SQL("SELECT {} FROM {} WHERE bucket = %s").format(_ENTRY_COLUMNS, _table(schema))
+    params: list[object] = [bucket]
+    if table is not None:
+        query += sql.SQL(" AND table_name = %s")
+        params.append(table)
+    query += sql.SQL(" ORDER BY updated_at DESC, key DESC LIMIT %s")
+    params.append(limit)
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return [Entry(*row) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """One table's files in the ledger, summed up."""
+
+    files_loaded: int
+    rows_written: int
+    newest_key: str | None
+    newest_instant: datetime | None
+    failed: list[tuple[str, str]]
+    """(key, reason) of each file whose last attempt failed, oldest first."""
+    skipped: int
+
+
+def totals(conn: Connection, schema: str, bucket: str, table: str) -> Totals:
+    where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(_table(schema))
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                SELECT count(*) FILTER (WHERE status = 'loaded'),
+                       coalesce(sum(rows_written) FILTER (WHERE status = 'loaded'), 0),
+                       count(*) FILTER (WHERE status = 'skipped')
+            """)
+            + where,
+            (bucket, table),
+        )
+        loaded, rows, skipped = cur.fetchone() or (0, 0, 0)
+        cur.execute(
+            sql.SQL("SELECT key, coalesce(reason, '') ")
+            + where
+            + sql.SQL(" AND status = 'failed' ORDER BY file_instant, key"),
+            (bucket, table),
+        )
+        failed = [(key, reason) for key, reason in cur.fetchall()]
+    newest = newest_loaded(conn, schema, bucket, table)
+    return Totals(
+        files_loaded=loaded,
+        rows_written=int(rows),
+        newest_key=newest[1] if newest else None,
+        newest_instant=newest[0] if newest else None,
+        failed=failed,
+        skipped=skipped,
+    )

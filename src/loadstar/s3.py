@@ -7,6 +7,7 @@ Any S3 API works through boto3's own ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3`
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import shutil
@@ -130,6 +131,55 @@ def open_object(s3: S3Client, bucket: str, key: str, *, etag: str | None = None)
         raise TransientError(f"s3://{bucket}/{key}: read failed: {exc}") from exc
     spool.seek(0)
     return spool
+
+
+class RangedObject(io.RawIOBase):
+    """An object read in ranged GETs, for reading a Parquet footer without the rest.
+
+    ``loadstar plan`` needs each pending file's schema and row count, which
+    live in the last kilobytes; downloading whole files for them would cost a
+    run's worth of transfer. Every range is read with ``IfMatch``.
+    """
+
+    def __init__(self, s3: S3Client, bucket: str, key: str, *, etag: str, size: int) -> None:
+        super().__init__()
+        self._s3, self._bucket, self._key, self._etag = s3, bucket, key, etag
+        self._size, self._position = size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        end = min(self._size, self._position + len(view))
+        if end <= self._position:
+            return 0
+        try:
+            response = self._s3.get_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                IfMatch=f'"{self._etag}"',
+                Range=f"bytes={self._position}-{end - 1}",
+            )
+            data = response["Body"].read()
+        except ClientError as exc:
+            raise _classify(exc, bucket=self._bucket, what=f"reading {self._key!r}") from exc
+        except BotoCoreError as exc:
+            raise TransientError(f"s3://{self._bucket}/{self._key}: read failed: {exc}") from exc
+        view[: len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 def head_object(s3: S3Client, bucket: str, key: str) -> tuple[str, int] | None:

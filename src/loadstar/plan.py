@@ -1,0 +1,131 @@
+"""A dry run: what the next run would load, and whether it would fail.
+
+Nothing is written and no lock is taken. Each pending file's schema and row
+count come from its Parquet footer, read in ranged requests; with values
+checked (the default) every row is also read and cast exactly as a load would,
+so a value that does not fit its column is found here rather than at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import psycopg
+
+from loadstar import status
+from loadstar.config import Settings, TableSpec
+from loadstar.discovery import SourceFile
+from loadstar.errors import BadFileError, LoadstarError
+from loadstar.loader import typed_batches
+from loadstar.mapping import check_table, plan_columns
+from loadstar.parquet import ParquetSource
+from loadstar.s3 import RangedObject, open_object
+from loadstar.warehouse.catalog import TableInfo, describe_table
+from loadstar.warehouse.connection import Connection
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+FOOTER_READ_BYTES = 64 * 1024
+
+
+@dataclass
+class FilePlan:
+    key: str
+    size_bytes: int
+    instant: str
+    rows: int | None = None
+    problem: str | None = None
+    """Why loading the file would fail; None when it would load."""
+
+
+@dataclass
+class TablePlan:
+    table: str
+    kind: str
+    files: list[FilePlan] = field(default_factory=list)
+    reported: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+    """Why none of the table's files would load (table missing, columns unknown)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(f.problem is None for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "kind": self.kind,
+            "files": [vars(f) for f in self.files],
+            "reported": [{"key": k, "reason": r} for k, r in self.reported],
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+def plan(settings: Settings, s3: S3Client, *, check_values: bool = True) -> Iterator[TablePlan]:
+    """Each table's plan, dimensions first, as the run would take them."""
+    bucket = settings.require_bucket()
+    specs = sorted(settings.tables, key=lambda t: t.kind != "dimension")
+    with status.read_only(settings) as conn:
+        for spec in specs:
+            yield _table_plan(conn, s3, settings, bucket, spec, check_values)
+
+
+def _table_plan(
+    conn: Connection,
+    s3: S3Client,
+    settings: Settings,
+    bucket: str,
+    spec: TableSpec,
+    check_values: bool,
+) -> TablePlan:
+    result = TablePlan(table=spec.name, kind=spec.kind)
+    try:
+        todo = status.pending(conn, s3, settings, bucket, spec)
+        result.reported = [(file.key, reason) for file, reason in todo.reported]
+        if not todo.to_load:
+            return result
+        table = describe_table(conn, spec.name, settings.schema)
+        check_table(spec, table)
+    except (LoadstarError, psycopg.Error) as exc:
+        result.error = str(exc)
+        return result
+    for file in todo.to_load:
+        result.files.append(_file_plan(s3, bucket, spec, table, file, check_values))
+    return result
+
+
+def _file_plan(
+    s3: S3Client,
+    bucket: str,
+    spec: TableSpec,
+    table: TableInfo,
+    file: SourceFile,
+    check_values: bool,
+) -> FilePlan:
+    planned = FilePlan(key=file.key, size_bytes=file.size, instant=file.instant.isoformat())
+    data: IO[bytes]
+    if check_values:
+        data = open_object(s3, bucket, file.key, etag=file.etag)
+    else:
+        ranged = RangedObject(s3, bucket, file.key, etag=file.etag, size=file.size)
+        # Footers are small: one 64 KiB read at the end usually holds all of it.
+        data = io.BufferedReader(ranged, buffer_size=FOOTER_READ_BYTES)
+    try:
+        with closing(data):
+            source = ParquetSource(data, key=file.key)
+            planned.rows = source.num_rows
+            columns = plan_columns(source.schema, spec, table)
+            if check_values:
+                for _ in typed_batches(source.batches(), columns):
+                    pass
+    except BadFileError as exc:
+        planned.problem = str(exc.located(key=file.key, table=table.qualified_name))
+    except LoadstarError as exc:
+        planned.problem = f"file {file.key!r}: {exc}"
+    return planned

@@ -1,0 +1,74 @@
+"""An operator's decision that a file must never load.
+
+A skipped file stops failing every run and stops holding back the
+dimension files after it. A file can be skipped before any run has tried
+it, once it is in the bucket; a loaded file cannot be (its rows are in).
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from loadstar import ledger
+from loadstar.config import Settings, TableSpec
+from loadstar.discovery import source_file
+from loadstar.errors import ConfigError
+from loadstar.keys import remainder
+from loadstar.s3 import head_object
+from loadstar.warehouse.connection import open_connection
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+OPERATOR = "operator"
+"""The run id the ledger records for an operator's action."""
+
+
+def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
+    """Mark ``key`` skipped; the name of its table. `ConfigError` when it cannot be."""
+    bucket = settings.require_bucket()
+    with closing(open_connection(settings)) as conn:
+        ledger.ensure_ledger(conn, settings.ledger_schema)
+        found = ledger.entry(conn, settings.ledger_schema, bucket, key)
+        if found is None:
+            spec = _owner(settings, key)
+            etag_size = head_object(s3, bucket, key)
+            file = None
+            if etag_size is not None:
+                etag, size = etag_size
+                listed = {"Key": key, "ETag": etag, "Size": size, "LastModified": datetime.now(UTC)}
+                file = source_file(spec.prefix, listed)  # type: ignore[arg-type]
+            if file is None:
+                raise ConfigError(f"cannot skip {key!r}: s3://{bucket}/{key} does not exist")
+            recorded = ledger.record(
+                conn,
+                settings.ledger_schema,
+                bucket,
+                spec.name,
+                file,
+                ledger.Status.SKIPPED,
+                reason,
+                OPERATOR,
+            )
+            if not recorded:
+                raise ConfigError(f"cannot skip {key!r}: a run loaded it meanwhile")
+            return spec.name
+        if found.status == ledger.Status.LOADED or not ledger.skip(
+            conn, settings.ledger_schema, bucket, key, reason
+        ):
+            raise ConfigError(
+                f"cannot skip {key!r}: it is loaded, its rows are in table {found.table}"
+            )
+        return found.table
+
+
+def _owner(settings: Settings, key: str) -> TableSpec:
+    """The catalogue's table whose prefix claims the key (the longest, if several)."""
+    owners = [t for t in settings.tables if remainder(t.prefix, key) is not None]
+    if not owners:
+        raise ConfigError(
+            f"cannot skip {key!r}: no table of the catalogue has a prefix that claims it"
+        )
+    return max(owners, key=lambda t: len(t.prefix))
