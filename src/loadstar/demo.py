@@ -10,12 +10,13 @@ than the files describe.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import time
 import uuid
-from contextlib import closing
+from contextlib import closing, redirect_stdout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +77,20 @@ def scheduled_event(now: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def _invoke() -> tuple[dict[str, Any], dict[str, Any]]:
+    """One handler invocation: its summary, and the run's EMF document it printed."""
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        summary = lambda_handler(scheduled_event(), LocalContext())
+    documents = [json.loads(line) for line in printed.getvalue().splitlines() if '"_aws"' in line]
+    return summary, documents[0]
+
+
+def _metric_values(document: dict[str, Any]) -> str:
+    names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    return ", ".join(f"{name}={document[name]}" for name in names)
+
+
 def run_demo() -> int:
     with LocalServices() as stack:
         url = stack.create_database("warehouse")
@@ -97,13 +112,14 @@ def run_demo() -> int:
         write_files(s3, BUCKET, files)
         print(f"bucket      s3://{BUCKET}: {len(files)} Parquet files, e.g. {files[0].key!r}\n")
 
-        first = lambda_handler(scheduled_event(), LocalContext())
+        first, emf = _invoke()
         print(
             f"run 1: {first['status']}, {first['files_loaded']} files, "
             f"{first['rows_written']} rows written in {first['seconds']} s"
         )
-        second = lambda_handler(scheduled_event(), LocalContext())
-        print(f"run 2: {second['status']}, {second['files_loaded']} files (nothing new to load)\n")
+        second, _ = _invoke()
+        print(f"run 2: {second['status']}, {second['files_loaded']} files (nothing new to load)")
+        print(f"metrics of run 1 (CloudWatch EMF): {_metric_values(emf)}\n")
 
         with closing(get_db_connection()) as conn:
             counts = _row_counts(conn)

@@ -1,52 +1,436 @@
-"""The command line: the same runs, with exit codes a scheduler can act on."""
+"""The command line, end to end: real PostgreSQL, the moto S3 server, output and exit codes."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import psycopg
+import pyarrow as pa
 import pytest
 from mypy_boto3_s3 import S3Client
 
-from loadstar.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from loadstar.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, main
 from loadstar.config import default_catalogue
 from loadstar.sample import dimension_files, fact_files
-from support import Conn, count, put_files
+from support import Conn, count, ledger, put_files, put_table
+
+LOADSTAR = Path(sys.executable).with_name("loadstar")
 
 
-@pytest.mark.usefixtures("env")
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def as_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
+    code, out, _ = run_cli(capsys, *argv, "--json")
+    return code, json.loads(out)
+
+
+def with_value(table: pa.Table, column: str, row: int, value: object) -> pa.Table:
+    values = table.column(column).to_pylist()
+    values[row] = value
+    index = table.schema.get_field_index(column)
+    return table.set_column(index, column, pa.array(values, table.schema.field(column).type))
+
+
+@pytest.fixture
+def lock_held(database: str) -> Iterator[None]:
+    """Another run's lock on the ledger, held for the test."""
+    with psycopg.connect(database, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (0x4C53, "loadstar"))
+        yield
+
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+# -- run ---------------------------------------------------------------------
+
+
 def test_run_prints_the_summary_and_exits_zero(
     s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     put_files(s3, bucket, dimension_files())
-    assert main(["run"]) == EXIT_OK
-    summary = json.loads(capsys.readouterr().out)
+    code, summary = as_json(capsys, "run")
+    assert code == EXIT_OK
     assert summary["files_loaded"] == 6
     assert count(db, "dim_currency") == 3
 
 
-@pytest.mark.usefixtures("env")
+def test_run_reads_as_text_without_json(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    code, out, _ = run_cli(capsys, "run")
+    assert code == EXIT_OK
+    first, *tables = out.splitlines()
+    assert first.startswith("run ")
+    assert ": loaded, 6 files loaded" in first
+    assert any(line.split()[0] == "dim_currency" and "3 rows" in line for line in tables)
+
+
 def test_run_exits_one_when_a_file_failed(
     s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     put_files(s3, bucket, fact_files(1, 3))
-    assert main(["run"]) == EXIT_FAILED
-    assert json.loads(capsys.readouterr().out)["status"] == "failed"
+    code, summary = as_json(capsys, "run")
+    assert code == EXIT_FAILED
+    assert summary["status"] == "failed"
+
+
+@pytest.mark.usefixtures("lock_held")
+def test_run_exits_three_when_another_run_holds_the_lock(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    code, summary = as_json(capsys, "run")
+    assert code == EXIT_LOCKED
+    assert summary["status"] == "skipped"
+    assert count(db, "dim_currency") == 0
+
+
+def test_flags_override_the_environment(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOADSTAR_BUCKET", "no-such-bucket")
+    put_files(s3, bucket, dimension_files())
+    code, summary = as_json(capsys, "run", "--bucket", bucket)
+    assert code == EXIT_OK
+    assert summary["bucket"] == bucket
+
+
+def test_run_can_write_its_metrics_as_emf(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    code, _, err = run_cli(capsys, "run", "--emf", "--log-format", "json")
+    assert code == EXIT_OK
+    lines = [json.loads(line) for line in err.splitlines()]
+    run = next(line for line in lines if "_aws" in line and "Table" not in line)
+    assert run["FilesLoaded"] == 6
+    assert [line["event"] for line in lines if "_aws" not in line].count("file_loaded") == 6
 
 
 def test_bad_settings_exit_two_with_a_hint(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("LOADSTAR_BUCKET", raising=False)
-    monkeypatch.delenv("LOADSTAR_CONFIG", raising=False)
-    assert main(["run"]) == EXIT_CONFIG
-    err = capsys.readouterr().err
+    code, _, err = run_cli(capsys, "run")
+    assert code == EXIT_CONFIG
     assert "LOADSTAR_BUCKET" in err
     assert "hint:" in err
 
 
-@pytest.mark.usefixtures("env")
+# -- plan --------------------------------------------------------------------
+
+
+def test_plan_lists_pending_files_in_order_and_what_would_fail_touching_nothing(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    facts = fact_files(3, 20)
+    put_files(s3, bucket, [*dims, *facts])
+    too_big = facts[1]
+    put_table(s3, bucket, too_big.key, with_value(too_big.data, "units_sold", 4, 2**40))
+    no_units = facts[2]
+    put_table(s3, bucket, no_units.key, no_units.data.drop_columns(["units_sold"]))
+
+    code, plan = as_json(capsys, "plan")
+    assert code == EXIT_FAILED
+    assert plan["would_fail"] is True
+    tables = {t["table"]: t for t in plan["tables"]}
+    assert [t["kind"] for t in plan["tables"]][:6] == ["dimension"] * 6
+    fact = tables["fact_sales_order"]
+    assert [f["key"] for f in fact["files"]] == [f.key for f in facts]
+    assert [f["rows"] for f in fact["files"]] == [f.data.num_rows for f in facts]
+    assert all(f["size_bytes"] > 0 for f in fact["files"])
+    ok, big, missing = fact["files"]
+    assert ok["problem"] is None
+    assert too_big.key in big["problem"]
+    assert "units_sold" in big["problem"]
+    assert str(2**40) in big["problem"]
+    assert "units_sold" in missing["problem"]
+    assert all(f["problem"] is None for f in tables["dim_staff"]["files"])
+
+    # a dry run: no ledger, no rows, no tags
+    assert db.execute("SELECT to_regclass('loadstar.load_ledger')").fetchone() == (None,)
+    assert count(db, "dim_staff") == 0
+    assert s3.get_object_tagging(Bucket=bucket, Key=dims[0].key)["TagSet"] == []
+
+
+def test_plan_schema_only_reads_footers_and_misses_only_bad_values(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = fact_files(2, 20)
+    put_files(s3, bucket, [*dimension_files(), *facts])
+    put_table(s3, bucket, facts[0].key, with_value(facts[0].data, "units_sold", 4, 2**40))
+    put_table(s3, bucket, facts[1].key, facts[1].data.drop_columns(["units_sold"]))
+    code, plan = as_json(capsys, "plan", "--schema-only")
+    assert code == EXIT_FAILED
+    assert plan["values_checked"] is False
+    fact = next(t for t in plan["tables"] if t["table"] == "fact_sales_order")
+    value, column = fact["files"]
+    assert value["problem"] is None
+    assert value["rows"] == facts[0].data.num_rows
+    assert "units_sold" in column["problem"]
+
+
+def test_plan_of_a_clean_bucket_exits_zero_and_says_so(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    code, out, _ = run_cli(capsys, "plan")
+    assert code == EXIT_OK
+    assert out.splitlines()[-1] == "the next run would load cleanly"
+    assert "nothing to load" in next(line for line in out.splitlines() if "fact_sales" in line)
+
+
+def test_plan_reports_files_a_run_would_skip(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    assert main(["run"]) == EXIT_OK
+    capsys.readouterr()
+    put_table(s3, bucket, dims[0].key, dims[0].data.slice(0, 5))  # overwritten after loading
+    code, plan = as_json(capsys, "plan")
+    assert code == EXIT_OK
+    reported = [r for t in plan["tables"] for r in t["reported"]]
+    assert [r["key"] for r in reported] == [dims[0].key]
+    assert "changed after it was loaded" in reported[0]["reason"]
+
+
+# -- status, history ---------------------------------------------------------
+
+
+def test_status_shows_loaded_pending_and_failed_per_table(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    facts = fact_files(3, 10)
+    put_files(s3, bucket, [*dims, *facts[:2]])
+    bad = facts[1]
+    put_table(s3, bucket, bad.key, with_value(bad.data, "units_sold", 0, 2**40))
+    assert main(["run"]) == EXIT_FAILED
+    put_files(s3, bucket, facts[2:])  # lands after the run
+    capsys.readouterr()
+
+    code, status = as_json(capsys, "status")
+    assert code == EXIT_FAILED  # a file has failed
+    tables = {t["table"]: t for t in status["tables"]}
+    assert set(tables) == {spec.name for spec in default_catalogue()}
+    fact = tables["fact_sales_order"]
+    assert fact["files_loaded"] == 1
+    assert fact["newest_loaded_key"] == facts[0].key
+    assert fact["rows"] > 0
+    # the failed file is retried by every run, so it still counts as pending
+    assert fact["pending"] == 2
+    assert fact["oldest_pending_age_seconds"] > 0
+    assert [f["key"] for f in fact["failed"]] == [bad.key]
+    assert "units_sold" in fact["failed"][0]["reason"]
+    assert tables["dim_staff"]["pending"] == 0
+    assert status["totals"]["failed"] == 1
+    assert status["totals"]["files_loaded"] == len(dims) + 1
+
+    code, out, _ = run_cli(capsys, "status")
+    lines = out.splitlines()
+    assert lines[-1].startswith("total")
+    fact_line = next(line for line in lines if line.startswith("fact_sales_order"))
+    assert "2 pending" in fact_line
+    assert "1 FAILED" in fact_line
+
+
+def test_status_of_a_new_warehouse_creates_nothing(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    code, status = as_json(capsys, "status")
+    assert code == EXIT_OK
+    assert status["totals"]["pending"] == 6
+    assert db.execute("SELECT to_regclass('loadstar.load_ledger')").fetchone() == (None,)
+
+
+def test_history_lists_the_ledger_newest_first(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    assert main(["run"]) == EXIT_OK
+    capsys.readouterr()
+    code, history = as_json(capsys, "history", "--limit", "3")
+    assert code == EXIT_OK
+    assert len(history) == 3
+    stamps = [h["updated_at"] for h in history]
+    assert stamps == sorted(stamps, reverse=True)
+    code, staff = as_json(capsys, "history", "--table", "dim_staff")
+    assert [h["key"] for h in staff] == [f.key for f in dims if f.table == "dim_staff"]
+    assert staff[0]["status"] == "loaded"
+    assert staff[0]["rows_written"] > 0
+
+
+def test_history_rejects_a_limit_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["history", "--limit", "0"])
+    assert exit_.value.code == EXIT_CONFIG
+    assert "must be 1 or more" in capsys.readouterr().err
+
+
+# -- replay ------------------------------------------------------------------
+
+
+def test_replaying_a_dimension_file_reapplies_its_values(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    assert main(["run"]) == EXIT_OK
+    currency = next(f for f in dims if f.table == "dim_currency")
+    db.execute("UPDATE dim_currency SET currency_name = 'changed by hand'")
+    capsys.readouterr()
+
+    code, result = as_json(capsys, "replay", currency.key)
+    assert code == EXIT_OK
+    assert result["status"] == "loaded"
+    assert result["rows_written"] == 3
+    names = {r[0] for r in db.execute("SELECT currency_name FROM dim_currency")}
+    assert names == set(currency.data.column("currency_name").to_pylist())
+    row = ledger(db)[currency.key]
+    assert (row["status"], row["replays"]) == ("loaded", 1)
+    assert row["replayed_at"] is not None
+
+
+def test_replaying_a_fact_file_with_a_version_key_adds_nothing(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = fact_files(1, 10)
+    put_files(s3, bucket, [*dimension_files(), *facts])
+    assert main(["run"]) == EXIT_OK
+    before = count(db, "fact_sales_order")
+    capsys.readouterr()
+    code, result = as_json(capsys, "replay", facts[0].key)
+    assert code == EXIT_OK
+    assert result["rows_written"] == 0
+    assert count(db, "fact_sales_order") == before
+    assert ledger(db)[facts[0].key]["replays"] == 1
+
+
+def test_replaying_a_fact_file_without_a_version_key_needs_force(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "catalogue.toml"
+    names = [spec.name for spec in default_catalogue() if spec.kind == "dimension"]
+    config.write_text(
+        "".join(f"[tables.{name}]\n" for name in names)
+        + '[tables.fact_sales_order]\nversion_key = []\n'
+    )
+    # a fact table kept without a version key (so, without its unique index)
+    db.execute("DROP INDEX fact_sales_order_version")
+    facts = fact_files(1, 10)
+    put_files(s3, bucket, [*dimension_files(), *facts])
+    assert main(["run", "--config", str(config)]) == EXIT_OK
+    before = count(db, "fact_sales_order")
+    capsys.readouterr()
+
+    code, _, err = run_cli(capsys, "replay", facts[0].key, "--config", str(config))
+    assert code == EXIT_CONFIG
+    assert "no version_key" in err
+    assert "--force" in err
+    assert count(db, "fact_sales_order") == before
+
+    code, result = as_json(capsys, "replay", facts[0].key, "--config", str(config), "--force")
+    assert code == EXIT_OK
+    assert count(db, "fact_sales_order") == 2 * before == result["rows_written"] * 2
+
+
+def test_replay_refuses_a_file_that_is_not_loaded(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    code, _, err = run_cli(capsys, "replay", dims[0].key)
+    assert code == EXIT_CONFIG
+    assert "not in the ledger" in err
+    assert "loadstar run" in err
+
+
+@pytest.mark.usefixtures("lock_held")
+def test_replay_exits_three_when_another_run_holds_the_lock(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run_cli(capsys, "replay", "dimension/staff-2024-05-24.parquet")
+    assert code == EXIT_LOCKED
+    assert "another run holds the lock" in err
+
+
+# -- skip --------------------------------------------------------------------
+
+
+def test_skipping_a_failed_file_lets_runs_pass(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = fact_files(2, 10)
+    put_files(s3, bucket, [*dimension_files(), *facts])
+    bad = facts[0]
+    put_table(s3, bucket, bad.key, with_value(bad.data, "units_sold", 0, 2**40))
+    assert main(["run"]) == EXIT_FAILED
+    assert main(["run"]) == EXIT_FAILED  # it fails every run until someone decides
+    capsys.readouterr()
+
+    code, result = as_json(capsys, "skip", bad.key, "--reason", "reissued upstream")
+    assert code == EXIT_OK
+    assert result["table"] == "fact_sales_order"
+    row = ledger(db)[bad.key]
+    assert (row["status"], row["reason"]) == ("skipped", "reissued upstream")
+    assert main(["run"]) == EXIT_OK
+
+
+def test_a_file_no_run_has_tried_can_be_skipped(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    staff = next(f for f in dims if f.table == "dim_staff")
+    assert main(["skip", staff.key, "--reason", "known bad"]) == EXIT_OK
+    assert main(["run"]) == EXIT_OK
+    assert count(db, "dim_staff") == 0
+    assert ledger(db)[staff.key]["status"] == "skipped"
+
+
+def test_skip_refuses_loaded_missing_and_unclaimed_keys(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    assert main(["run"]) == EXIT_OK
+    capsys.readouterr()
+    for key, message in (
+        (dims[0].key, "it is loaded"),
+        ("dimension/staff-2030-01-01.parquet", "does not exist"),
+        ("elsewhere/file-2024-01-01.parquet", "no table of the catalogue"),
+    ):
+        code, _, err = run_cli(capsys, "skip", key, "--reason", "x")
+        assert code == EXIT_CONFIG, key
+        assert message in err, err
+
+
+def test_skip_requires_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["skip", "dimension/staff-2024.parquet"])
+    assert exit_.value.code == EXIT_CONFIG
+    assert "--reason" in capsys.readouterr().err
+
+
+# -- init-db, help, the installed command ------------------------------------
+
+
 def test_init_db_creates_the_warehouse_in_a_schema(db: Conn) -> None:
     assert main(["init-db", "--schema", "analytics"]) == EXIT_OK
     tables = {
@@ -59,15 +443,43 @@ def test_init_db_creates_the_warehouse_in_a_schema(db: Conn) -> None:
     assert main(["init-db", "--schema", "analytics"]) == EXIT_OK  # idempotent
 
 
-@pytest.mark.usefixtures("env")
-def test_skip_refuses_a_key_the_ledger_does_not_hold(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["skip", "dimension/staff-2024.parquet"]) == EXIT_FAILED
-    assert "not a failed or pending file" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "command", ["run", "plan", "status", "history", "replay", "skip", "init-db", "demo"]
+)
+def test_every_command_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:\n  " in out
+    assert "loadstar " in out.split("example:")[1]
+
+
+def test_the_installed_command_runs_with_json_logs_on_stderr(
+    s3: S3Client, bucket: str, db: Conn
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    done = subprocess.run(
+        [str(LOADSTAR), "run", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    assert json.loads(done.stdout)["files_loaded"] == 6
+    events = [json.loads(line)["event"] for line in done.stderr.splitlines()]
+    assert events.count("file_loaded") == 6
+    assert events[-1] == "run_finished"
+    assert count(db, "dim_staff") > 0
 
 
 def test_the_demo_runs_end_to_end() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "loadstar.demo"],
+        [str(LOADSTAR), "demo"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -76,3 +488,4 @@ def test_the_demo_runs_end_to_end() -> None:
     assert done.returncode == 0, done.stderr
     assert "demo: OK" in done.stdout
     assert "units sold by country and month" in done.stdout
+    assert "FilesLoaded=11" in done.stdout

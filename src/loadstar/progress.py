@@ -1,0 +1,44 @@
+"""A per-file progress bar for a terminal: rows loaded, of the file's rows and bytes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from loadstar.discovery import SourceFile
+
+_BAR = 24
+_REDRAW_SECONDS = 0.1
+
+
+class TerminalProgress:
+    """Redraws one line of ``stream`` in place; log lines clear it before they print."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._drawn = 0.0
+
+    def __call__(self, table: str, file: SourceFile, done: int, total: int) -> None:
+        now = time.monotonic()
+        # Redrawing per batch would cost more than the batch on a slow terminal.
+        if 0 < done < total and now - self._drawn < _REDRAW_SECONDS:
+            return
+        self._drawn = now
+        self.stream.write("\r\x1b[K" + render(table, file, done, total))
+        self.stream.flush()
+
+
+def render(table: str, file: SourceFile, done: int, total: int) -> str:
+    fraction = done / total if total else 1.0
+    bar = "#" * round(fraction * _BAR)
+    name = file.key.rsplit("/", 1)[-1]
+    return (
+        f"{table} {name} [{bar:<{_BAR}}] {fraction:4.0%} "
+        f"{done:,}/{total:,} rows, {_megabytes(file.size * fraction)}"
+        f"/{_megabytes(file.size)}"
+    )
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1e6:.1f} MB"
