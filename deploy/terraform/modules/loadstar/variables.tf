@@ -156,13 +156,13 @@ variable "extra_environment" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets to run in, for a warehouse inside a VPC. Empty runs the function outside any VPC. The subnets need a route to S3, Secrets Manager, CloudWatch Logs and CloudWatch (VPC endpoints or a NAT gateway)."
+  description = "Subnets to run in, for a warehouse inside a VPC. Empty runs the function outside any VPC. loadstar calls S3 and Secrets Manager, so the subnets need a route to both (a gateway endpoint for S3, an interface endpoint or a NAT gateway for Secrets Manager); logs and metrics leave through Lambda itself."
   type        = list(string)
   default     = []
 }
 
 variable "security_group_ids" {
-  description = "Security groups of the function when subnet_ids is set; they must allow egress to the database port and to HTTPS (443)."
+  description = "Security groups of the function when subnet_ids is set; they must allow egress to the database's port and HTTPS (443) to S3 and Secrets Manager."
   type        = list(string)
   default     = []
 }
