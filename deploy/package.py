@@ -435,14 +435,13 @@ def write_zip(site: Path, output: Path) -> int:
             p: p.relative_to(site).as_posix() + ("/" if p.is_dir() else "") for p in site.rglob("*")
         }
         for path, name in sorted(names.items(), key=lambda item: item[1]):
+            info = zipfile.ZipInfo(name, when)
+            info.create_system = 3  # unix, so that the mode bits below count
             if path.is_dir():
-                info = zipfile.ZipInfo(name, when)
                 info.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
                 zf.writestr(info, b"")
                 continue
             executable = read_elf(path) is not None
-            info = zipfile.ZipInfo(name, when)
-            info.create_system = 3  # unix, so that the mode bits below count
             info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             data = path.read_bytes()
