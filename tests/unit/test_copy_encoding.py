@@ -52,3 +52,24 @@ def test_anything_else_goes_csv(arrow: pa.DataType, base: str) -> None:
 def test_without_pgpq_everything_goes_csv(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(copy_module, "_pgpq", None)
     assert isinstance(choose_encoder(one(pa.int32()), [column("int4")]), CsvEncoder)
+
+
+class PanicException(BaseException):
+    """What pyo3 raises when the Rust side of pgpq panics."""
+
+
+def test_an_encoder_that_panics_falls_back_to_csv(monkeypatch: pytest.MonkeyPatch) -> None:
+    def panics(schema: pa.Schema) -> None:
+        raise PanicException("not yet implemented: Decimal128")
+
+    monkeypatch.setattr(copy_module, "BinaryEncoder", panics)
+    assert isinstance(choose_encoder(one(pa.decimal128(10, 2)), [NUMERIC]), CsvEncoder)
+
+
+def test_an_interrupt_while_choosing_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(schema: pa.Schema) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(copy_module, "BinaryEncoder", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        choose_encoder(one(pa.decimal128(10, 2)), [NUMERIC])

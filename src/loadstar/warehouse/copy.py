@@ -107,6 +107,13 @@ def choose_encoder(schema: pa.Schema, columns: Sequence[Column]) -> Encoder:
         return BinaryEncoder(schema)
     except Exception:  # an older pgpq without an encoder for some type: CSV is exact too
         return CsvEncoder()
+    except BaseException as exc:
+        # pgpq 0.9, the newest with arm64 wheels, panics on Decimal128 rather
+        # than raising; pyo3 turns a Rust panic into PanicException, which
+        # derives from BaseException so that plain `except Exception` misses it.
+        if type(exc).__name__ != "PanicException":
+            raise
+        return CsvEncoder()
 
 
 def _binary_ready(arrow: pa.DataType, column: Column) -> bool:
