@@ -231,7 +231,7 @@ class Loader:
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "loadstar.cli", "run", *args],
+            [sys.executable, "-m", "loadstar.cli", "run", "--json", *args],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -148,7 +148,7 @@ def test_a_failed_dimension_file_holds_back_later_ones_until_skipped(
 
     from loadstar.cli import main
 
-    assert main(["skip", bad, "--bucket", bucket]) == 0
+    assert main(["skip", bad, "--bucket", bucket, "--reason", "first_name missing"]) == 0
     summary = load_dim_tables(bucket)
     assert summary["tables"]["dim_staff"]["loaded"] == [later]
     assert department(db, 1) == "C"
@@ -217,3 +217,15 @@ def test_load_fact_table_alone_loads_only_facts(s3: S3Client, bucket: str, db: C
     load_dim_tables(bucket)
     summary = load_fact_table(bucket)
     assert summary["tables"]["fact_sales_order"]["files_loaded"] == 1
+
+
+def test_a_ledger_from_an_older_loadstar_gains_the_replay_columns(
+    s3: S3Client, bucket: str, db: Conn
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    load_dim_tables(bucket)
+    db.execute("ALTER TABLE loadstar.load_ledger DROP COLUMN replays, DROP COLUMN replayed_at")
+    put_table(s3, bucket, staff_key("2024-06-01 00:00:00"), staff([1], department="New"))
+    summary = load_dim_tables(bucket)
+    assert summary["files_loaded"] == 1
+    assert {row["replays"] for row in ledger(db).values()} == {0}
