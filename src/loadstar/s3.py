@@ -125,6 +125,10 @@ def open_object(s3: S3Client, bucket: str, key: str, *, etag: str | None = None)
         spool.close()
         if etag is None and _code(exc) in ("NoSuchKey", "404"):
             raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
+        if _denied_because_gone(s3, bucket, key, exc):
+            raise FileChangedError(
+                f"s3://{bucket}: reading {key!r}: the object was deleted after it was listed"
+            ) from exc
         raise _classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
     except (BotoCoreError, OSError) as exc:
         spool.close()
@@ -187,7 +191,9 @@ def head_object(s3: S3Client, bucket: str, key: str) -> tuple[str, int] | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+        if _code(exc) in ("NoSuchKey", "404", "NotFound") or _denied_because_gone(
+            s3, bucket, key, exc
+        ):
             return None
         raise _classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
     except BotoCoreError as exc:
@@ -214,6 +220,25 @@ def normalise_etag(etag: str) -> str:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _denied_because_gone(s3: S3Client, bucket: str, key: str, exc: ClientError) -> bool:
+    """Whether an access-denied answer for ``key`` only means the object is gone.
+
+    S3 answers 403 rather than 404 for a missing object unless the caller may
+    list the bucket unconditionally; a role whose ListBucket is limited to
+    loadstar's prefixes gets 403. A listing of the key itself tells the two
+    apart, and that listing is within the role's prefixes.
+    """
+    if _code(exc) not in ("AccessDenied", "403") and (
+        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 403
+    ):
+        return False
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    except (ClientError, BotoCoreError):
+        return False
+    return not any(item["Key"] == key for item in listed)
 
 
 def _classify(exc: ClientError, *, bucket: str, what: str) -> Exception:
