@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint unit integration bench soak package clean
+.PHONY: install demo test lint terraform unit integration bench soak package clean
 
 $(STAMP): pyproject.toml
 	@$(HOST_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -19,13 +19,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m loadstar.demo
 
-test: lint
+test: lint terraform
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy
+
+# terraform fmt (and validate, where a provider mirror is at hand) and checkov
+terraform:
+	deploy/check-terraform
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -49,4 +53,4 @@ package: $(STAMP)
 		$(if $(CONFIG),--config $(CONFIG)) --output dist/loadstar-lambda.zip
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

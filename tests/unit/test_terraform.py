@@ -24,22 +24,13 @@ import hcl2
 import pytest
 
 from loadstar.config import default_catalogue
+from loadstar.metrics import SERVICE_DIMENSION, UNITS
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 MODULE = TERRAFORM / "modules" / "loadstar"
 EXAMPLE = TERRAFORM / "examples" / "basic"
 
-EMITTED_METRICS = frozenset(
-    {
-        "FilesLoaded",
-        "RowsLoaded",
-        "FilesFailed",
-        "FilesPending",
-        "OldestPendingAgeSeconds",
-        "NewestLoadedAgeSeconds",
-        "DurationMs",
-    }
-)
+EMITTED_METRICS = frozenset(UNITS)
 """Every metric loadstar emits, in namespace LOADSTAR_METRICS_NAMESPACE with dimension Service."""
 
 # Every action the function's role may take. A new permission fails this list
@@ -579,7 +570,7 @@ def test_alarms_on_loadstar_metrics_use_metrics_it_emits() -> None:
     for name, alarm in own.items():
         assert alarm["metric_name"] in EMITTED_METRICS, name
         # The function emits Service = LOADSTAR_SERVICE = var.name.
-        assert alarm["dimensions"] == {"Service": "${var.name}"}, name
+        assert alarm["dimensions"] == {SERVICE_DIMENSION: "${var.name}"}, name
         assert alarm["statistic"] == "Maximum", name
         # No metrics for a whole period: no run got as far as listing.
         assert alarm["treat_missing_data"] == "breaching", name
