@@ -174,16 +174,15 @@ def _status(args: argparse.Namespace) -> int:
 def _status_text(data: dict[str, Any]) -> str:
     lines = []
     for t in data["tables"]:
-        newest = t["newest_loaded_key"] or "-"
-        when = t["newest_loaded_at"] or "never"
-        line = (
-            f"{t['table']:<24} {t['files_loaded']:>5} loaded {t['rows']:>12,} rows  "
-            f"newest {newest} ({when})  {t['pending']} pending"
-        )
+        line = f"{t['table']:<20} {t['files_loaded']:>5} loaded {t['rows']:>12,} rows  "
+        line += f"{t['pending']:>3} pending"
         if t["pending"]:
-            line += f", oldest {_duration(t['oldest_pending_age_seconds'])} old"
+            line += f" (oldest {_duration(t['oldest_pending_age_seconds'])})"
         if t["failed"]:
             line += f"  {len(t['failed'])} FAILED"
+        if t["newest_loaded_key"]:
+            when = datetime.fromisoformat(t["newest_loaded_at"]).strftime("%Y-%m-%d %H:%M:%SZ")
+            line += f"  newest {when} {t['newest_loaded_key']}"
         lines.append(line)
         for failed in t["failed"]:
             lines.append(f"    failed {failed['key']}: {failed['reason']}")
@@ -191,8 +190,8 @@ def _status_text(data: dict[str, Any]) -> str:
             lines.append(f"    reported {item['key']}: {item['reason']}")
     totals = data["totals"]
     lines.append(
-        f"{'total':<24} {totals['files_loaded']:>5} loaded {totals['rows']:>12,} rows  "
-        f"{totals['pending']} pending, {totals['failed']} failed"
+        f"{'total':<20} {totals['files_loaded']:>5} loaded {totals['rows']:>12,} rows  "
+        f"{totals['pending']:>3} pending  {totals['failed']} failed"
     )
     return "\n".join(lines)
 

@@ -329,7 +329,7 @@ def test_replaying_a_fact_file_without_a_version_key_needs_force(
     names = [spec.name for spec in default_catalogue() if spec.kind == "dimension"]
     config.write_text(
         "".join(f"[tables.{name}]\n" for name in names)
-        + '[tables.fact_sales_order]\nversion_key = []\n'
+        + "[tables.fact_sales_order]\nversion_key = []\n"
     )
     # a fact table kept without a version key (so, without its unique index)
     db.execute("DROP INDEX fact_sales_order_version")
