@@ -30,6 +30,7 @@ def file_outcome(outcome: FileOutcome) -> None:
         "rows_written": outcome.rows_written,
         "bytes": outcome.size_bytes,
         "duration_ms": round(outcome.seconds * 1000),
+        "reason": None,
     }
     if outcome.status == "loaded":
         fields["copy_format"] = outcome.encoding

@@ -61,7 +61,9 @@ def test_a_scheduled_event_loads_and_returns_a_json_summary(
         assert line["function_memory_size"] == 1024
         assert line["run_id"] == run[0]["run_id"]
         assert isinstance(line["cold_start"], bool)
-    assert set(loaded[0]) >= {"table", "key", "etag", "rows", "bytes", "duration_ms"}
+    for field in ("run_id", "table", "key", "etag", "rows", "bytes", "duration_ms", "reason"):
+        assert field in loaded[0], field
+    assert loaded[0]["reason"] is None
 
 
 def test_an_event_may_name_the_bucket(s3: S3Client, db: Conn) -> None:
