@@ -17,7 +17,7 @@ from mypy_boto3_s3 import S3Client
 
 from loadstar.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, main
 from loadstar.config import default_catalogue
-from loadstar.sample import dimension_files, fact_files
+from loadstar.sample import SampleFile, dimension_files, fact_files
 from support import Conn, count, ledger, put_files, put_table
 
 LOADSTAR = Path(sys.executable).with_name("loadstar")
@@ -50,6 +50,18 @@ def lock_held(database: str) -> Iterator[None]:
 
 
 pytestmark = pytest.mark.usefixtures("env")
+
+
+@pytest.fixture
+def loaded_dims(
+    s3: S3Client, bucket: str, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> list[SampleFile]:
+    """The sample dimension files, loaded by one run whose output is discarded."""
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    assert main(["run"]) == EXIT_OK
+    capsys.readouterr()
+    return dims
 
 
 # -- run ---------------------------------------------------------------------
@@ -194,17 +206,14 @@ def test_plan_of_a_clean_bucket_exits_zero_and_says_so(
 
 
 def test_plan_reports_files_a_run_would_skip(
-    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+    s3: S3Client, bucket: str, loaded_dims: list[SampleFile], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dims = dimension_files()
-    put_files(s3, bucket, dims)
-    assert main(["run"]) == EXIT_OK
-    capsys.readouterr()
-    put_table(s3, bucket, dims[0].key, dims[0].data.slice(0, 5))  # overwritten after loading
+    changed = loaded_dims[0]
+    put_table(s3, bucket, changed.key, changed.data.slice(0, 5))  # overwritten after loading
     code, plan = as_json(capsys, "plan")
     assert code == EXIT_OK
     reported = [r for t in plan["tables"] for r in t["reported"]]
-    assert [r["key"] for r in reported] == [dims[0].key]
+    assert [r["key"] for r in reported] == [loaded_dims[0].key]
     assert "changed after it was loaded" in reported[0]["reason"]
 
 
@@ -259,19 +268,15 @@ def test_status_of_a_new_warehouse_creates_nothing(
 
 
 def test_history_lists_the_ledger_newest_first(
-    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+    db: Conn, loaded_dims: list[SampleFile], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dims = dimension_files()
-    put_files(s3, bucket, dims)
-    assert main(["run"]) == EXIT_OK
-    capsys.readouterr()
     code, history = as_json(capsys, "history", "--limit", "3")
     assert code == EXIT_OK
     assert len(history) == 3
     stamps = [h["updated_at"] for h in history]
     assert stamps == sorted(stamps, reverse=True)
     code, staff = as_json(capsys, "history", "--table", "dim_staff")
-    assert [h["key"] for h in staff] == [f.key for f in dims if f.table == "dim_staff"]
+    assert [h["key"] for h in staff] == [f.key for f in loaded_dims if f.table == "dim_staff"]
     assert staff[0]["status"] == "loaded"
     assert staff[0]["rows_written"] > 0
 
@@ -405,14 +410,10 @@ def test_a_file_no_run_has_tried_can_be_skipped(
 
 
 def test_skip_refuses_loaded_missing_and_unclaimed_keys(
-    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+    loaded_dims: list[SampleFile], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dims = dimension_files()
-    put_files(s3, bucket, dims)
-    assert main(["run"]) == EXIT_OK
-    capsys.readouterr()
     for key, message in (
-        (dims[0].key, "it is loaded"),
+        (loaded_dims[0].key, "it is loaded"),
         ("dimension/staff-2030-01-01.parquet", "does not exist"),
         ("elsewhere/file-2024-01-01.parquet", "no table of the catalogue"),
     ):
