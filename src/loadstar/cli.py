@@ -325,7 +325,11 @@ def _parser() -> argparse.ArgumentParser:
     group = common.add_argument_group("settings (override the environment and the TOML file)")
     group.add_argument("--bucket", help="processed bucket (default: LOADSTAR_BUCKET)")
     group.add_argument("--config", help="TOML catalogue (default: LOADSTAR_CONFIG)")
-    group.add_argument("--database-url", help="libpq URI (default: LOADSTAR_DATABASE_URL)")
+    group.add_argument(
+        "--database-url",
+        help="libpq URI (default: LOADSTAR_DATABASE_URL; keep passwords out of it, since "
+        "arguments show in the process list: use PGPASSWORD, ~/.pgpass or --db-secret)",
+    )
     group.add_argument("--db-secret", help="Secrets Manager secret (default: LOADSTAR_DB_SECRET)")
     out = common.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print machine-readable JSON")
