@@ -409,22 +409,26 @@ def test_the_warehouse_secret_is_the_one_secret_read() -> None:
 
 
 def test_kms_decrypt_only_for_a_key_given_and_only_through_its_service() -> None:
-    found = [s for s in role_statements() if any(a.startswith("kms:") for a in s.actions)]
-    guards = {}
-    for statement in found:
-        assert statement.actions == ("kms:Decrypt",)
-        assert statement.resources == ("${statement.value}",)
-        assert statement.only_if is not None
-        guard = re.fullmatch(
-            r"\$\{var\.(\w+) == null \? \[\] : \[var\.\1\]\}", " ".join(statement.only_if.split())
-        )
-        assert guard, statement.only_if
-        [(test, variable, values)] = statement.conditions
-        assert (test, variable) == ("StringEquals", "kms:ViaService")
-        guards[guard.group(1)] = values
-    assert guards == {
-        "secret_kms_key_arn": ("secretsmanager.${local.region}.amazonaws.com",),
-        "bucket_kms_key_arn": ("s3.${local.region}.amazonaws.com",),
+    [decrypt] = [s for s in role_statements() if any(a.startswith("kms:") for a in s.actions)]
+    assert decrypt.actions == ("kms:Decrypt",)
+    assert decrypt.sid == "${statement.key}"
+    assert decrypt.resources == ("${statement.value.arn}",)
+    # One statement per key that is given: a null key grants nothing.
+    assert decrypt.only_if is not None
+    assert squash(decrypt.only_if) == squash(
+        "${{for sid, key in local.decrypt_keys : sid => key if key.arn != null}}"
+    )
+    assert decrypt.conditions == (
+        (
+            "StringEquals",
+            "kms:ViaService",
+            ("${statement.value.service}.${local.region}.amazonaws.com",),
+        ),
+    )
+    # Each key through the service that holds what it encrypts, and no other.
+    assert local("decrypt_keys") == {
+        "DecryptWarehouseSecret": {"arn": "${var.secret_kms_key_arn}", "service": "secretsmanager"},
+        "DecryptTableFiles": {"arn": "${var.bucket_kms_key_arn}", "service": "s3"},
     }
     assert default("secret_kms_key_arn") is None
     assert default("bucket_kms_key_arn") is None
@@ -557,8 +561,48 @@ def test_failed_invocations_land_in_an_encrypted_queue() -> None:
 # --- Alarms ----------------------------------------------------------------------------
 
 
+EACH_VALUE = re.compile(r"\$\{each\.value\.(\w+)\}")
+
+
+def instance(value: Any, key: str, values: dict[str, Any]) -> Any:
+    """``value`` with ``each.key`` and ``each.value.<attribute>`` replaced, as for one instance."""
+    if isinstance(value, dict):
+        return {name: instance(item, key, values) for name, item in value.items()}
+    if isinstance(value, list):
+        return [instance(item, key, values) for item in value]
+    if not isinstance(value, str):
+        return value
+    whole = EACH_VALUE.fullmatch(value)
+    if whole:
+        return values[whole.group(1)]
+    text = value.replace("${each.key}", key)
+    assert "each." not in text, value  # each.value inside a longer string: not handled
+    return text
+
+
 def alarms() -> dict[str, dict[str, Any]]:
-    return blocks(module(), "resource", "aws_cloudwatch_metric_alarm")
+    """Every alarm by its address in the module, one per instance of a for_each over a local."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, body in blocks(module(), "resource", "aws_cloudwatch_metric_alarm").items():
+        if "for_each" not in body:
+            found[name] = body
+            continue
+        over = re.fullmatch(r"\$\{local\.(\w+)\}", body["for_each"])
+        assert over, body["for_each"]
+        rest = {k: v for k, v in body.items() if k != "for_each"}
+        for key, values in local(over.group(1)).items():
+            found[f'{name}["{key}"]'] = instance(rest, key, values)
+    return found
+
+
+def test_alarm_instances_are_read_as_terraform_makes_them() -> None:
+    body = {"alarm_name": "${var.name}-${each.key}", "threshold": "${each.value.threshold}"}
+    assert instance(body, "stale", {"threshold": "${var.t}"}) == {
+        "alarm_name": "${var.name}-stale",
+        "threshold": "${var.t}",
+    }
+    with pytest.raises(AssertionError):
+        instance({"alarm_name": "${var.name}-${each.value.suffix}"}, "stale", {"suffix": "x"})
 
 
 def test_alarms_on_loadstar_metrics_use_metrics_it_emits() -> None:
@@ -574,9 +618,19 @@ def test_alarms_on_loadstar_metrics_use_metrics_it_emits() -> None:
         assert alarm["statistic"] == "Maximum", name
         # No metrics for a whole period: no run got as far as listing.
         assert alarm["treat_missing_data"] == "breaching", name
-    assert own["stale"]["threshold"] == "${var.newest_loaded_age_threshold_seconds}"
+        # No runs are expected while the schedule is off.
+        assert alarm["actions_enabled"] == "${var.schedule_enabled}", name
+    stale, backlog = own['staleness["stale"]'], own['staleness["backlog"]']
+    # The names the README and the alarm_names output give.
+    assert (stale["alarm_name"], backlog["alarm_name"]) == (
+        "${var.name}-stale",
+        "${var.name}-backlog",
+    )
+    assert stale["metric_name"] == "NewestLoadedAgeSeconds"
+    assert stale["threshold"] == "${var.newest_loaded_age_threshold_seconds}"
     assert default("newest_loaded_age_threshold_seconds") == 86400
-    assert own["backlog"]["threshold"] == "${var.oldest_pending_age_threshold_seconds}"
+    assert backlog["metric_name"] == "OldestPendingAgeSeconds"
+    assert backlog["threshold"] == "${var.oldest_pending_age_threshold_seconds}"
     assert default("oldest_pending_age_threshold_seconds") == 3600
 
 

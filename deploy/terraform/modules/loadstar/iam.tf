@@ -25,6 +25,16 @@ resource "aws_iam_role" "function" {
   tags                 = var.tags
 }
 
+# The keys the function may decrypt with, by statement sid: the secret's when
+# it is encrypted with a customer managed key, through Secrets Manager; the
+# bucket's when it encrypts with one, through S3. A key left null is not used.
+locals {
+  decrypt_keys = {
+    DecryptWarehouseSecret = { arn = var.secret_kms_key_arn, service = "secretsmanager" }
+    DecryptTableFiles      = { arn = var.bucket_kms_key_arn, service = "s3" }
+  }
+}
+
 data "aws_iam_policy_document" "function" {
   # Listing only the table prefixes. loadstar lists with Prefix set to a
   # table's prefix, such as "dimension/staff"; "dimension/*" matches it.
@@ -73,38 +83,20 @@ data "aws_iam_policy_document" "function" {
     resources = [aws_sqs_queue.failed_invocations.arn]
   }
 
-  # Only when the secret is encrypted with a customer managed key, and only
-  # through Secrets Manager.
+  # Decrypting with each customer managed key given, and only through the
+  # service that holds what it encrypts.
   dynamic "statement" {
-    for_each = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
+    for_each = { for sid, key in local.decrypt_keys : sid => key if key.arn != null }
     content {
-      sid       = "DecryptWarehouseSecret"
+      sid       = statement.key
       effect    = "Allow"
       actions   = ["kms:Decrypt"]
-      resources = [statement.value]
+      resources = [statement.value.arn]
 
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["secretsmanager.${local.region}.amazonaws.com"]
-      }
-    }
-  }
-
-  # Only when the bucket encrypts with a customer managed key, and only
-  # through S3.
-  dynamic "statement" {
-    for_each = var.bucket_kms_key_arn == null ? [] : [var.bucket_kms_key_arn]
-    content {
-      sid       = "DecryptTableFiles"
-      effect    = "Allow"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["s3.${local.region}.amazonaws.com"]
+        values   = ["${statement.value.service}.${local.region}.amazonaws.com"]
       }
     }
   }

@@ -150,36 +150,37 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 # the schedule stopped, the function is gone or throttled, or every run fails
 # before listing. That is as stale as a warehouse gets, so missing data
 # breaches. Silenced with the schedule, when no runs are expected.
-
-resource "aws_cloudwatch_metric_alarm" "stale" {
-  alarm_name          = "${var.name}-stale"
-  alarm_description   = "Nothing new has been loaded by ${var.name} for longer than the threshold, or no run has reported at all. Check that files still arrive in the bucket and that runs complete."
-  namespace           = var.metrics_namespace
-  metric_name         = "NewestLoadedAgeSeconds"
-  dimensions          = { Service = var.name }
-  statistic           = "Maximum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.newest_loaded_age_threshold_seconds
-  treat_missing_data  = "breaching"
-  actions_enabled     = var.schedule_enabled
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+#
+# Two alarms, <name>-stale and <name>-backlog, alike but for the metric and
+# its threshold.
+locals {
+  staleness_alarms = {
+    stale = {
+      description = "Nothing new has been loaded by ${var.name} for longer than the threshold, or no run has reported at all. Check that files still arrive in the bucket and that runs complete."
+      metric_name = "NewestLoadedAgeSeconds"
+      threshold   = var.newest_loaded_age_threshold_seconds
+    }
+    backlog = {
+      description = "A file has waited longer than the threshold to be loaded by ${var.name}, or no run has reported at all: runs are falling behind, or one file keeps failing."
+      metric_name = "OldestPendingAgeSeconds"
+      threshold   = var.oldest_pending_age_threshold_seconds
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "backlog" {
-  alarm_name          = "${var.name}-backlog"
-  alarm_description   = "A file has waited longer than the threshold to be loaded by ${var.name}, or no run has reported at all: runs are falling behind, or one file keeps failing."
+resource "aws_cloudwatch_metric_alarm" "staleness" {
+  for_each = local.staleness_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = var.metrics_namespace
-  metric_name         = "OldestPendingAgeSeconds"
+  metric_name         = each.value.metric_name
   dimensions          = { Service = var.name }
   statistic           = "Maximum"
   period              = var.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.oldest_pending_age_threshold_seconds
+  threshold           = each.value.threshold
   treat_missing_data  = "breaching"
   actions_enabled     = var.schedule_enabled
   alarm_actions       = [aws_sns_topic.alarms.arn]

@@ -52,8 +52,8 @@ output "alarm_names" {
   description = "Names of the alarms, by what they watch."
   value = {
     errors             = aws_cloudwatch_metric_alarm.errors.alarm_name
-    stale              = aws_cloudwatch_metric_alarm.stale.alarm_name
-    backlog            = aws_cloudwatch_metric_alarm.backlog.alarm_name
+    stale              = aws_cloudwatch_metric_alarm.staleness["stale"].alarm_name
+    backlog            = aws_cloudwatch_metric_alarm.staleness["backlog"].alarm_name
     failed_invocations = aws_cloudwatch_metric_alarm.failed_invocations.alarm_name
   }
 }

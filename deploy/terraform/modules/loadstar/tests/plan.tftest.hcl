@@ -83,6 +83,22 @@ run "defaults" {
     condition     = aws_cloudwatch_log_group.function.name == "/aws/lambda/loadstar"
     error_message = "the log group is the one Lambda writes to"
   }
+
+  assert {
+    condition = {
+      for key, alarm in aws_cloudwatch_metric_alarm.staleness :
+      key => [alarm.alarm_name, alarm.metric_name, alarm.threshold, alarm.actions_enabled]
+      } == {
+      stale   = ["loadstar-stale", "NewestLoadedAgeSeconds", 86400, true]
+      backlog = ["loadstar-backlog", "OldestPendingAgeSeconds", 3600, true]
+    }
+    error_message = "the stale and backlog alarms watch their own metric, each with its own threshold"
+  }
+
+  assert {
+    condition     = output.alarm_names.stale == "loadstar-stale" && output.alarm_names.backlog == "loadstar-backlog"
+    error_message = "the alarm_names output names the stale and backlog alarms"
+  }
 }
 
 run "in_a_vpc_with_a_catalogue_and_a_secret_key" {
@@ -126,6 +142,37 @@ run "in_a_vpc_with_a_catalogue_and_a_secret_key" {
         tolist(["secretsmanager.eu-west-2.amazonaws.com"]),
     ]]
     error_message = "the secret's key may be used, through Secrets Manager only"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.function.statement : s if contains(s.actions, "kms:Decrypt")]) == 1
+    error_message = "no kms:Decrypt for the bucket without its key"
+  }
+}
+
+run "with_a_bucket_key" {
+  command = plan
+
+  variables {
+    bucket_kms_key_arn = "arn:aws:kms:eu-west-2:123456789012:key/5678efgh-56ef-78ab-90cd-5678901234ef"
+    schedule_enabled   = false
+  }
+
+  assert {
+    condition = [
+      for s in data.aws_iam_policy_document.function.statement : [s.sid, sort(s.resources), sort(one(s.condition).values)]
+      if contains(s.actions, "kms:Decrypt")
+      ] == [[
+        "DecryptTableFiles",
+        tolist(["arn:aws:kms:eu-west-2:123456789012:key/5678efgh-56ef-78ab-90cd-5678901234ef"]),
+        tolist(["s3.eu-west-2.amazonaws.com"]),
+    ]]
+    error_message = "the bucket's key may be used, through S3 only, and no secret key is granted without one"
+  }
+
+  assert {
+    condition     = [for alarm in aws_cloudwatch_metric_alarm.staleness : alarm.actions_enabled] == [false, false]
+    error_message = "with the schedule off, the stale and backlog alarms do not notify"
   }
 }
 
