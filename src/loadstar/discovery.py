@@ -64,3 +64,15 @@ def latest_file(s3: S3Client, bucket: str, prefix: str) -> SourceFile:
     if not files:
         raise FileNotFoundError(f"no Parquet file under prefix {prefix!r} in bucket {bucket!r}")
     return files[-1]
+
+
+def current_file(s3: S3Client, bucket: str, prefix: str, key: str) -> SourceFile | None:
+    """The object at ``key`` as it is now, as a file of the table; None if it is not there.
+
+    Found by listing the key itself, which gives what a run's listing gives
+    (LastModified included) and stays within a role limited to the prefixes.
+    """
+    for listed in list_objects(s3, bucket, key):
+        if listed["Key"] == key:
+            return source_file(prefix, listed)
+    return None

@@ -20,6 +20,10 @@ class ConfigError(LoadstarError):
     """The settings or the table catalogue are wrong; nothing can load until fixed."""
 
 
+class RefusedError(LoadstarError):
+    """An operator's request that would break a guarantee (replay, skip); nothing was done."""
+
+
 class ConnectionFailedError(LoadstarError):
     """The warehouse could not be reached or refused the credentials."""
 

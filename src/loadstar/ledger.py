@@ -7,14 +7,18 @@ neither, a crash after leaves both. The ledger, not any S3 tag, is the truth.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import psycopg
 from psycopg import sql
 
+from loadstar import logs
 from loadstar.discovery import SourceFile
+from loadstar.errors import ConfigError
 from loadstar.warehouse.connection import Connection
 
 LEDGER_TABLE = "load_ledger"
@@ -58,13 +62,21 @@ def exists(conn: Connection, schema: str) -> bool:
 def ensure_ledger(conn: Connection, schema: str) -> None:
     """Create the ledger's schema and table when they are missing (idempotent).
 
-    A ledger made by an older loadstar gains the columns added since; only then
-    does a run need the right to alter it.
+    A ledger made by an older loadstar gains the columns added since when the
+    role may alter it; runs do not need them, so a least-privilege role that
+    may not goes on, and `loadstar init-db`, run by the owner, adds them.
     """
     if exists(conn, schema):
-        if not _has_column(conn, schema, "replays"):
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute(_ADD_REPLAY_COLUMNS.format(table=_table(schema)))
+        if not has_replay_columns(conn, schema):
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(_ADD_REPLAY_COLUMNS.format(table=_table(schema)))
+            except psycopg.errors.InsufficientPrivilege:
+                logs.event(
+                    "ledger_outdated",
+                    logging.WARNING,
+                    advice="run `loadstar init-db` as the ledger's owner to add its replay columns",
+                )
         return
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -76,6 +88,19 @@ _ADD_REPLAY_COLUMNS = sql.SQL("""
         ADD COLUMN IF NOT EXISTS replays     integer NOT NULL DEFAULT 0,
         ADD COLUMN IF NOT EXISTS replayed_at timestamptz
 """)
+
+
+def has_replay_columns(conn: Connection, schema: str) -> bool:
+    return _has_column(conn, schema, "replays")
+
+
+def require_replay_columns(conn: Connection, schema: str) -> None:
+    """For the commands that read or write replays: a clear error on an older ledger."""
+    if not has_replay_columns(conn, schema):
+        raise ConfigError(
+            f"the ledger {schema}.{LEDGER_TABLE} predates replays; run `loadstar init-db` "
+            "as its owner to add the columns"
+        )
 
 
 def _has_column(conn: Connection, schema: str, column: str) -> bool:
@@ -220,7 +245,10 @@ def record(
                     status = EXCLUDED.status, reason = EXCLUDED.reason,
                     attempts = l.attempts + EXCLUDED.attempts,
                     run_id = EXCLUDED.run_id, updated_at = now()
+                -- Loaded stays loaded; an operator's skip, which may land while
+                -- a run is still failing the file, stays skipped.
                 WHERE l.status <> 'loaded'
+                  AND (l.status <> 'skipped' OR EXCLUDED.status = 'skipped')
             """).format(table=_table(schema)),
             (
                 bucket,
@@ -251,22 +279,22 @@ def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> b
         return cur.rowcount == 1
 
 
-def claim_replay(conn: Connection, schema: str, bucket: str, file: SourceFile, run_id: str) -> bool:
+def claim_replay(conn: Connection, schema: str, bucket: str, file: SourceFile) -> bool:
     """Inside a replay's transaction: take a loaded file's ledger row to load it again.
 
-    The row keeps its status and gains a replay; False when the file is not
-    (or no longer) a loaded one.
+    The row keeps its status and what its first load recorded (rows, time,
+    run) and counts the replay; False when the file is not a loaded one.
     """
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("""
                 UPDATE {table}
                 SET etag = %s, size_bytes = %s, replays = replays + 1, replayed_at = now(),
-                    run_id = %s, updated_at = now()
+                    updated_at = now()
                 WHERE bucket = %s AND key = %s AND status = 'loaded'
                 RETURNING 1
             """).format(table=_table(schema)),
-            (file.etag, file.size, run_id, bucket, file.key),
+            (file.etag, file.size, bucket, file.key),
         )
         return cur.fetchone() is not None
 

@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 Progress = Callable[[str, SourceFile, int, int], None]
 """Told (table, file, rows done, rows in the file) after each batch a file loads."""
 
-Claim = Callable[["RunContext", TableSpec, SourceFile], bool]
-
 
 @dataclass(frozen=True)
 class RunContext:
@@ -116,12 +114,12 @@ def load_file(
     spec: TableSpec,
     table: TableInfo,
     file: SourceFile,
-    claim: Claim | None = None,
+    *,
+    replay: bool = False,
 ) -> FileOutcome:
     """Load one file exactly once; a bad file is recorded as failed, never half-loaded.
 
-    ``claim`` takes the file's ledger row inside the load's transaction; by
-    default only a file not loaded yet can be claimed.
+    With ``replay``, the file must be a loaded one, and is loaded again.
     """
     started = time.monotonic()
     outcome = FileOutcome(
@@ -133,7 +131,7 @@ def load_file(
         size_bytes=file.size,
     )
     try:
-        result = _load(ctx, spec, table, file, claim or _claim_new)
+        result = _load(ctx, spec, table, file, replay)
     except FileChangedError as exc:
         current = _current(ctx, file)
         if current is None:
@@ -165,12 +163,8 @@ def load_file(
     return outcome
 
 
-def _claim_new(ctx: RunContext, spec: TableSpec, file: SourceFile) -> bool:
-    return ledger.claim(ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name, file, ctx.run_id)
-
-
 def _load(
-    ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile, claim: Claim
+    ctx: RunContext, spec: TableSpec, table: TableInfo, file: SourceFile, replay: bool
 ) -> WriteResult | None:
     with open_object(ctx.s3, ctx.bucket, file.key, etag=file.etag) as data:
         source = ParquetSource(data, key=file.key)
@@ -179,17 +173,25 @@ def _load(
         if ctx.progress is not None:
             batches = _reporting(batches, ctx.progress, spec.name, file, source.num_rows)
         with ctx.conn.transaction():
-            if not claim(ctx, spec, file):
+            if replay:
+                claimed = ledger.claim_replay(ctx.conn, ctx.ledger_schema, ctx.bucket, file)
+            else:
+                claimed = ledger.claim(
+                    ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name, file, ctx.run_id
+                )
+            if not claimed:
                 return None
             result = write_rows(ctx.conn, plan, batches)
-            ledger.mark_loaded(
-                ctx.conn,
-                ctx.ledger_schema,
-                ctx.bucket,
-                file.key,
-                result.rows_in,
-                result.rows_written,
-            )
+            if not replay:
+                # A replay keeps what the first load recorded; it only counts itself.
+                ledger.mark_loaded(
+                    ctx.conn,
+                    ctx.ledger_schema,
+                    ctx.bucket,
+                    file.key,
+                    result.rows_in,
+                    result.rows_written,
+                )
     return result
 
 

@@ -8,15 +8,13 @@ it, once it is in the bucket; a loaded file cannot be (its rows are in).
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from loadstar import ledger
 from loadstar.config import Settings, TableSpec
-from loadstar.discovery import source_file
-from loadstar.errors import ConfigError
+from loadstar.discovery import current_file
+from loadstar.errors import RefusedError
 from loadstar.keys import remainder
-from loadstar.s3 import head_object
 from loadstar.warehouse.connection import open_connection
 
 if TYPE_CHECKING:
@@ -31,17 +29,13 @@ def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
     bucket = settings.require_bucket()
     with closing(open_connection(settings)) as conn:
         ledger.ensure_ledger(conn, settings.ledger_schema)
+        ledger.require_replay_columns(conn, settings.ledger_schema)
         found = ledger.entry(conn, settings.ledger_schema, bucket, key)
         if found is None:
             spec = _owner(settings, key)
-            etag_size = head_object(s3, bucket, key)
-            file = None
-            if etag_size is not None:
-                etag, size = etag_size
-                listed = {"Key": key, "ETag": etag, "Size": size, "LastModified": datetime.now(UTC)}
-                file = source_file(spec.prefix, listed)  # type: ignore[arg-type]
+            file = current_file(s3, bucket, spec.prefix, key)
             if file is None:
-                raise ConfigError(f"cannot skip {key!r}: s3://{bucket}/{key} does not exist")
+                raise RefusedError(f"cannot skip {key!r}: s3://{bucket}/{key} does not exist")
             recorded = ledger.record(
                 conn,
                 settings.ledger_schema,
@@ -53,12 +47,12 @@ def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
                 OPERATOR,
             )
             if not recorded:
-                raise ConfigError(f"cannot skip {key!r}: a run loaded it meanwhile")
+                raise RefusedError(f"cannot skip {key!r}: a run loaded it meanwhile")
             return spec.name
         if found.status == ledger.Status.LOADED or not ledger.skip(
             conn, settings.ledger_schema, bucket, key, reason
         ):
-            raise ConfigError(
+            raise RefusedError(
                 f"cannot skip {key!r}: it is loaded, its rows are in table {found.table}"
             )
         return found.table
@@ -68,7 +62,7 @@ def _owner(settings: Settings, key: str) -> TableSpec:
     """The catalogue's table whose prefix claims the key (the longest, if several)."""
     owners = [t for t in settings.tables if remainder(t.prefix, key) is not None]
     if not owners:
-        raise ConfigError(
+        raise RefusedError(
             f"cannot skip {key!r}: no table of the catalogue has a prefix that claims it"
         )
     return max(owners, key=lambda t: len(t.prefix))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
@@ -12,6 +13,7 @@ from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
 from loadstar import LoadFailedError, lambda_handler
+from loadstar.cli import EXIT_CONFIG, EXIT_OK, main
 from loadstar.ledger import ensure_ledger
 from loadstar.local import LocalServices
 from loadstar.sample import dimension_files, fact_files, terrific_totes
@@ -116,3 +118,41 @@ def test_with_the_replica_grant_foreign_keys_are_checked_per_file(
         line for line in log_lines.events("file_loaded") if line["table"] == "fact_sales_order"
     ]
     assert {line["foreign_keys"] for line in facts} == {"per_file"}
+
+
+def test_a_ledger_from_an_older_loadstar_does_not_stop_the_role(
+    as_loader: str,
+    database: str,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    log_lines: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db.execute("ALTER TABLE loadstar.load_ledger DROP COLUMN replays, DROP COLUMN replayed_at")
+    put_files(s3, bucket, dimension_files())
+    # the role may not alter the ledger: runs go on without the replay columns
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert log_lines.events("ledger_outdated")
+    # the commands that need them say what to do
+    assert main(["history"]) == EXIT_CONFIG
+    assert "run `loadstar init-db` as its owner" in capsys.readouterr().err
+    # which the owner does
+    assert main(["init-db", "--database-url", database]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["history", "--json"]) == EXIT_OK
+    assert len(json.loads(capsys.readouterr().out)) == 6
+
+
+def test_a_statement_the_warehouse_refuses_is_a_clean_error(
+    as_loader: str, s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        sql.SQL("REVOKE SELECT ON loadstar.load_ledger FROM {}").format(sql.Identifier(ROLE))
+    )
+    put_files(s3, bucket, dimension_files())
+    assert main(["history"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith("loadstar: error: warehouse: permission denied")
+    assert "Traceback" not in err
+    assert "hint: check the role's privileges" in err
