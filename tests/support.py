@@ -68,6 +68,18 @@ def ledger(conn: Conn) -> dict[str, dict[str, Any]]:
     return {str(r["key"]): dict(r) for r in rows}
 
 
+def staff_key(moment: str) -> str:
+    return f"dimension/staff-{moment}.parquet"
+
+
+def department(db: Conn, staff_id: int) -> str:
+    row = db.execute(
+        "SELECT department_name FROM dim_staff WHERE staff_id = %s", (staff_id,)
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def staff(ids: list[int], *, department: str = "Sales", **overrides: Any) -> pa.Table:
     """A dim_staff file's rows, as a pandas transform writes them."""
     data: dict[str, Any] = {

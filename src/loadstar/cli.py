@@ -18,9 +18,11 @@ from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from loadstar import ledger, logs, metrics, pipeline
 from loadstar.config import Settings, TableKind, load_settings
-from loadstar.errors import ConfigError, LoadstarError
+from loadstar.errors import LoadstarError, RefusedError, TransientError
 from loadstar.handler import freeze_startup_objects
 from loadstar.progress import TerminalProgress
 from loadstar.s3 import s3_client
@@ -35,16 +37,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     freeze_startup_objects()
     try:
         code: int = args.func(args)
-    except LoadstarError as exc:
-        print(f"loadstar: error: {exc}", file=sys.stderr)
+    except (LoadstarError, psycopg.Error) as exc:
+        # psycopg's errors here are the warehouse refusing a statement (a
+        # privilege, a missing table): not a file that failed, so not exit 1.
+        where = "warehouse: " if isinstance(exc, psycopg.Error) else ""
+        print(f"loadstar: error: {where}{exc}".rstrip(), file=sys.stderr)
         print(f"hint: {_hint(exc)}", file=sys.stderr)
         return EXIT_CONFIG
     return code
 
 
-def _hint(exc: LoadstarError) -> str:
-    if isinstance(exc, ConfigError) and "replay" in str(exc):
+def _hint(exc: Exception) -> str:
+    if isinstance(exc, RefusedError):
         return "`loadstar history` shows each file's state in the ledger"
+    if isinstance(exc, psycopg.Error):
+        return "check the role's privileges on the warehouse and the ledger (README 'Security')"
+    if isinstance(exc, TransientError):
+        return "S3 or the warehouse failed for a reason that may pass; try again"
     return "`loadstar --help` lists the settings; see README 'Configuration'"
 
 
@@ -165,10 +174,11 @@ def _status(args: argparse.Namespace) -> int:
         "pending": sum(r["pending"] for r in rows),
         "oldest_pending_age_seconds": max(ages) if ages else None,
         "failed": sum(len(r["failed"]) for r in rows),
+        "errors": sum("error" in r for r in rows),
     }
     data = {"bucket": bucket, "tables": rows, "totals": totals}
     _output(args, data, lambda: _status_text(data))
-    return EXIT_FAILED if totals["failed"] else EXIT_OK
+    return EXIT_FAILED if totals["failed"] or totals["errors"] else EXIT_OK
 
 
 def _status_text(data: dict[str, Any]) -> str:
@@ -181,9 +191,11 @@ def _status_text(data: dict[str, Any]) -> str:
         if t["failed"]:
             line += f"  {len(t['failed'])} FAILED"
         if t["newest_loaded_key"]:
-            when = datetime.fromisoformat(t["newest_loaded_at"]).strftime("%Y-%m-%d %H:%M:%SZ")
+            when = f"{datetime.fromisoformat(t['newest_loaded_at']):%Y-%m-%d %H:%M:%SZ}"
             line += f"  newest {when} {t['newest_loaded_key']}"
         lines.append(line)
+        if t.get("error"):
+            lines.append(f"    error: {t['error']}")
         for failed in t["failed"]:
             lines.append(f"    failed {failed['key']}: {failed['reason']}")
         for item in t["reported"]:
@@ -213,6 +225,8 @@ def _history(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with status.read_only(settings) as conn:
+        if ledger.exists(conn, settings.ledger_schema):
+            ledger.require_replay_columns(conn, settings.ledger_schema)
         entries = (
             ledger.history(
                 conn,

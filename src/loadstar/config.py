@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -49,7 +49,7 @@ _NAME_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 _TABLE_FIELDS = {"kind", "prefix", "rename", "version_key"}
-_TOP_LEVEL = {"warehouse", "tables", "source", "ledger", "run"}
+_TOP_LEVEL = {"warehouse", "metrics", "tables", "source", "ledger", "run"}
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,9 @@ def load_settings(
 
     return Settings(
         bucket=_first(bucket, env.get("LOADSTAR_BUCKET"), _opt_str(source, "bucket", path)),
-        database_url=_first(database_url, env.get("LOADSTAR_DATABASE_URL")),
+        # An explicit secret is a choice of warehouse: the environment's URL,
+        # which would otherwise win over any secret, must not override it.
+        database_url=_first(database_url, None if db_secret else env.get("LOADSTAR_DATABASE_URL")),
         db_secret=_first(
             db_secret, env.get("LOADSTAR_DB_SECRET"), _opt_str(warehouse, "secret", path)
         ),
@@ -165,6 +167,11 @@ def load_settings(
         service=_first(env.get("LOADSTAR_SERVICE"), _opt_str(metrics, "service", path))
         or DEFAULT_SERVICE,
     )
+
+
+def load_order(tables: Iterable[TableSpec]) -> list[TableSpec]:
+    """Dimensions before facts (facts reference them), catalogue order within each."""
+    return sorted(tables, key=lambda t: t.kind != "dimension")
 
 
 def default_catalogue() -> tuple[TableSpec, ...]:

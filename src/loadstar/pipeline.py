@@ -13,7 +13,7 @@ import psycopg
 
 from loadstar import ledger, logs, report
 from loadstar.budget import Budget
-from loadstar.config import Settings, TableKind, TableSpec
+from loadstar.config import Settings, TableKind, TableSpec, load_order
 from loadstar.discovery import SourceFile
 from loadstar.errors import LoadstarError, StopRun
 from loadstar.loader import Progress, RunContext, load_with_retries
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SKIPPED_LOCKED = "skipped: another load is in progress"
-_KIND_ORDER: dict[TableKind, int] = {"dimension": 0, "fact": 1}
 
 
 def run(
@@ -52,9 +51,7 @@ def run(
                 summary.run_id,
                 progress,
             )
-            specs = sorted(
-                (t for t in settings.tables if t.kind in kinds), key=lambda t: _KIND_ORDER[t.kind]
-            )
+            specs = load_order(t for t in settings.tables if t.kind in kinds)
             _load_tables(
                 ctx, settings, specs, summary, Budget(context, settings.time_reserve_seconds)
             )

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 import psycopg
 
 from loadstar import status
-from loadstar.config import Settings, TableSpec
+from loadstar.config import Settings, TableSpec, load_order
 from loadstar.discovery import SourceFile
 from loadstar.errors import BadFileError, LoadstarError
 from loadstar.loader import typed_batches
@@ -70,9 +70,8 @@ class TablePlan:
 def plan(settings: Settings, s3: S3Client, *, check_values: bool = True) -> Iterator[TablePlan]:
     """Each table's plan, dimensions first, as the run would take them."""
     bucket = settings.require_bucket()
-    specs = sorted(settings.tables, key=lambda t: t.kind != "dimension")
     with status.read_only(settings) as conn:
-        for spec in specs:
+        for spec in load_order(settings.tables):
             yield _table_plan(conn, s3, settings, bucket, spec, check_values)
 
 
@@ -87,36 +86,47 @@ def _table_plan(
     result = TablePlan(table=spec.name, kind=spec.kind)
     try:
         todo = status.pending(conn, s3, settings, bucket, spec)
-        result.reported = [(file.key, reason) for file, reason in todo.reported]
-        if not todo.to_load:
-            return result
-        table = describe_table(conn, spec.name, settings.schema)
-        check_table(spec, table)
     except (LoadstarError, psycopg.Error) as exc:
         result.error = str(exc)
         return result
-    for file in todo.to_load:
-        result.files.append(_file_plan(s3, bucket, spec, table, file, check_values))
+    result.reported = [(file.key, reason) for file, reason in todo.reported]
+    result.files = [_listed(file) for file in todo.to_load]
+    if not todo.to_load:
+        return result
+    try:
+        table = describe_table(conn, spec.name, settings.schema)
+        check_table(spec, table)
+    except (LoadstarError, psycopg.Error) as exc:
+        # The files are still listed: what would wait behind the table's problem.
+        result.error = str(exc)
+        return result
+    for planned, file in zip(result.files, todo.to_load, strict=True):
+        _check_file(planned, s3, bucket, spec, table, file, check_values)
     return result
 
 
-def _file_plan(
+def _listed(file: SourceFile) -> FilePlan:
+    return FilePlan(key=file.key, size_bytes=file.size, instant=file.instant.isoformat())
+
+
+def _check_file(
+    planned: FilePlan,
     s3: S3Client,
     bucket: str,
     spec: TableSpec,
     table: TableInfo,
     file: SourceFile,
     check_values: bool,
-) -> FilePlan:
-    planned = FilePlan(key=file.key, size_bytes=file.size, instant=file.instant.isoformat())
+) -> None:
+    """Fill in the file's row count and, if it would not load, why."""
     data: IO[bytes]
-    if check_values:
-        data = open_object(s3, bucket, file.key, etag=file.etag)
-    else:
-        ranged = RangedObject(s3, bucket, file.key, etag=file.etag, size=file.size)
-        # Footers are small: one 64 KiB read at the end usually holds all of it.
-        data = io.BufferedReader(ranged, buffer_size=FOOTER_READ_BYTES)
     try:
+        if check_values:
+            data = open_object(s3, bucket, file.key, etag=file.etag)
+        else:
+            ranged = RangedObject(s3, bucket, file.key, etag=file.etag, size=file.size)
+            # Footers are small: one 64 KiB read at the end usually holds all of it.
+            data = io.BufferedReader(ranged, buffer_size=FOOTER_READ_BYTES)
         with closing(data):
             source = ParquetSource(data, key=file.key)
             planned.rows = source.num_rows
@@ -128,4 +138,3 @@ def _file_plan(
         planned.problem = str(exc.located(key=file.key, table=table.qualified_name))
     except LoadstarError as exc:
         planned.problem = f"file {file.key!r}: {exc}"
-    return planned

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import psycopg
 
 from loadstar import ledger
 from loadstar.config import Settings, TableSpec
 from loadstar.discovery import SourceFile
+from loadstar.errors import LoadstarError
 from loadstar.pending import Pending, pending_files
 from loadstar.s3 import list_objects
 from loadstar.warehouse.connection import Connection, open_connection
@@ -54,7 +57,9 @@ class TableStatus:
             "files_loaded": self.files_loaded,
             "rows": self.rows_written,
             "newest_loaded_key": self.newest_key,
-            "newest_loaded_at": self.newest_instant.isoformat() if self.newest_instant else None,
+            "newest_loaded_at": (
+                self.newest_instant.astimezone(UTC).isoformat() if self.newest_instant else None
+            ),
             "pending": len(self.pending),
             "oldest_pending_age_seconds": None if age is None else round(age),
             "failed": [{"key": k, "reason": r} for k, r in self.failed],
@@ -91,13 +96,21 @@ def pending(
 def table_status(
     conn: Connection, s3: S3Client, settings: Settings, bucket: str, spec: TableSpec
 ) -> TableStatus:
+    """Where one table stands; a table that cannot be read says why in ``error``."""
     status = TableStatus(table=spec.name, kind=spec.kind)
-    if ledger.exists(conn, settings.ledger_schema):
-        totals = ledger.totals(conn, settings.ledger_schema, bucket, spec.name)
-        status.files_loaded, status.rows_written = totals.files_loaded, totals.rows_written
-        status.newest_key, status.newest_instant = totals.newest_key, totals.newest_instant
-        status.failed, status.skipped = totals.failed, totals.skipped
-    todo = pending(conn, s3, settings, bucket, spec)
+    try:
+        known_files = _NOTHING
+        if ledger.exists(conn, settings.ledger_schema):
+            totals = ledger.totals(conn, settings.ledger_schema, bucket, spec.name)
+            status.files_loaded, status.rows_written = totals.files_loaded, totals.rows_written
+            status.newest_key, status.newest_instant = totals.newest_key, totals.newest_instant
+            status.failed, status.skipped = totals.failed, totals.skipped
+            known_files = ledger.known_files(conn, settings.ledger_schema, bucket, spec.name)
+        listing = list_objects(s3, bucket, spec.prefix)
+        todo = pending_files(spec.kind, spec.prefix, listing, known_files)
+    except (LoadstarError, psycopg.Error) as exc:
+        status.error = str(exc)
+        return status
     status.pending = todo.to_load
     status.reported = [(file.key, reason) for file, reason in todo.reported]
     return status

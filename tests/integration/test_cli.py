@@ -17,8 +17,10 @@ from mypy_boto3_s3 import S3Client
 
 from loadstar.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, main
 from loadstar.config import default_catalogue
+from loadstar.discovery import current_file
+from loadstar.ledger import Status, record
 from loadstar.sample import SampleFile, dimension_files, fact_files
-from support import Conn, count, ledger, put_files, put_table
+from support import Conn, count, department, ledger, put_files, put_table, staff, staff_key
 
 LOADSTAR = Path(sys.executable).with_name("loadstar")
 
@@ -206,15 +208,36 @@ def test_plan_of_a_clean_bucket_exits_zero_and_says_so(
 
 
 def test_plan_reports_files_a_run_would_skip(
-    s3: S3Client, bucket: str, loaded_dims: list[SampleFile], capsys: pytest.CaptureFixture[str]
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    loaded_dims: list[SampleFile],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     changed = loaded_dims[0]
     put_table(s3, bucket, changed.key, changed.data.slice(0, 5))  # overwritten after loading
+    before = ledger(db)
     code, plan = as_json(capsys, "plan")
     assert code == EXIT_OK
+    assert as_json(capsys, "status")[0] == EXIT_OK
+    assert ledger(db) == before  # neither wrote a thing
     reported = [r for t in plan["tables"] for r in t["reported"]]
     assert [r["key"] for r in reported] == [loaded_dims[0].key]
     assert "changed after it was loaded" in reported[0]["reason"]
+
+
+def test_plan_lists_the_files_waiting_behind_a_table_problem(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims = dimension_files()
+    put_files(s3, bucket, dims)
+    db.execute("DROP TABLE dim_staff CASCADE")
+    code, plan = as_json(capsys, "plan")
+    assert code == EXIT_FAILED
+    staff = next(t for t in plan["tables"] if t["table"] == "dim_staff")
+    assert "dim_staff" in staff["error"]
+    assert [f["key"] for f in staff["files"]] == [f.key for f in dims if f.table == "dim_staff"]
+    assert staff["files"][0]["size_bytes"] > 0
 
 
 # -- status, history ---------------------------------------------------------
@@ -312,6 +335,26 @@ def test_replaying_a_dimension_file_reapplies_its_values(
     assert row["replayed_at"] is not None
 
 
+def test_replaying_an_older_dimension_file_needs_force(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = staff_key("2030-01-01 00:00:00"), staff_key("2030-01-02 00:00:00")
+    put_table(s3, bucket, old, staff([1], department="Old"))
+    put_table(s3, bucket, new, staff([1], department="New"))
+    assert main(["run"]) == EXIT_OK
+    capsys.readouterr()
+
+    code, _, err = run_cli(capsys, "replay", old)
+    assert code == EXIT_CONFIG
+    assert "older values over newer ones" in err
+    assert department(db, 1) == "New"
+    assert ledger(db)[old]["replays"] == 0
+
+    assert run_cli(capsys, "replay", new)[0] == EXIT_OK  # the newest one may
+    assert run_cli(capsys, "replay", old, "--force")[0] == EXIT_OK
+    assert department(db, 1) == "Old"
+
+
 def test_replaying_a_fact_file_with_a_version_key_adds_nothing(
     s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -320,11 +363,16 @@ def test_replaying_a_fact_file_with_a_version_key_adds_nothing(
     assert main(["run"]) == EXIT_OK
     before = count(db, "fact_sales_order")
     capsys.readouterr()
+    first = ledger(db)[facts[0].key]
     code, result = as_json(capsys, "replay", facts[0].key)
     assert code == EXIT_OK
     assert result["rows_written"] == 0
     assert count(db, "fact_sales_order") == before
-    assert ledger(db)[facts[0].key]["replays"] == 1
+    row = ledger(db)[facts[0].key]
+    assert row["replays"] == 1
+    # what the first load recorded stays: the rows it wrote, when, by which run
+    for column in ("rows_written", "rows_in_file", "loaded_at", "run_id"):
+        assert row[column] == first[column], column
 
 
 def test_replaying_a_fact_file_without_a_version_key_needs_force(
@@ -395,6 +443,23 @@ def test_skipping_a_failed_file_lets_runs_pass(
     row = ledger(db)[bad.key]
     assert (row["status"], row["reason"]) == ("skipped", "reissued upstream")
     assert main(["run"]) == EXIT_OK
+
+
+def test_a_skip_stays_even_when_a_run_records_the_file_failed_after_it(
+    s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = fact_files(1, 10)
+    put_files(s3, bucket, facts)  # no dimensions: the file fails
+    assert main(["run"]) == EXIT_FAILED
+    assert main(["skip", facts[0].key, "--reason", "known bad"]) == EXIT_OK
+    # a run that was already loading the file when the skip landed now records its failure
+    source = current_file(s3, bucket, "fact/sales_order", facts[0].key)
+    assert source is not None
+    recorded = record(
+        db, "loadstar", bucket, "fact_sales_order", source, Status.FAILED, "FK", "late"
+    )
+    assert recorded is False
+    assert ledger(db)[facts[0].key]["status"] == "skipped"
 
 
 def test_a_file_no_run_has_tried_can_be_skipped(

@@ -14,27 +14,17 @@ from loadstar.sample import START, dimension_files, fact_files, stamp, terrific_
 from support import (
     Conn,
     count,
+    department,
     expected_facts,
     ledger,
     put_files,
     put_table,
     staff,
+    staff_key,
     warehouse_facts,
 )
 
 pytestmark = pytest.mark.usefixtures("env")
-
-
-def staff_key(moment: str) -> str:
-    return f"dimension/staff-{moment}.parquet"
-
-
-def department(db: Conn, staff_id: int) -> str:
-    row = db.execute(
-        "SELECT department_name FROM dim_staff WHERE staff_id = %s", (staff_id,)
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
 
 
 # -- 3. every pending file, oldest first ------------------------------------------------------

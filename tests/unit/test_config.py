@@ -57,6 +57,26 @@ def test_database_settings_come_from_the_environment() -> None:
     assert settings.db_secret == "s"
 
 
+def test_an_explicit_secret_beats_the_environments_url() -> None:
+    env = {"LOADSTAR_DATABASE_URL": "postgresql://dev@localhost/dev"}
+    chosen = load_settings(db_secret="prod/warehouse", environ=env)
+    assert (chosen.database_url, chosen.db_secret) == (None, "prod/warehouse")
+    # without one, the environment's URL still wins over a secret from the environment
+    both = load_settings(environ={**env, "LOADSTAR_DB_SECRET": "prod/warehouse"})
+    assert both.database_url == env["LOADSTAR_DATABASE_URL"]
+
+
+def test_metrics_settings_come_from_the_environment_then_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[metrics]\nnamespace = "FromFile"\nservice = "file-svc"\n')
+    from_file = load_settings(config_path=path, environ={})
+    assert (from_file.metrics_namespace, from_file.service) == ("FromFile", "file-svc")
+    env = {"LOADSTAR_METRICS_NAMESPACE": "FromEnv", "LOADSTAR_SERVICE": "env-svc"}
+    from_env = load_settings(config_path=path, environ=env)
+    assert (from_env.metrics_namespace, from_env.service) == ("FromEnv", "env-svc")
+    default = load_settings(environ={})
+    assert (default.metrics_namespace, default.service) == ("Loadstar", "loadstar")
+
+
 def test_file_catalogue_replaces_the_default_and_derives_what_it_leaves_out(
     tmp_path: Path,
 ) -> None:
