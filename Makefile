@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m loadstar.demo
+	$(BIN)/python -m loadstar.dev.demo
 
 test: lint terraform
 	$(BIN)/python -m pytest

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loadstar.sample import counterparty_table, date_table, location_table, staff_table
+from loadstar.dev.sample import counterparty_table, date_table, location_table, staff_table
 
 FIRST_DAY = dt.date(2022, 1, 1)
 DAYS = 3 * 365

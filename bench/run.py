@@ -44,9 +44,9 @@ from psycopg import sql
 from bench import data
 from bench.worker import FACT_COLUMNS
 from loadstar.config import DEFAULT_LEDGER_SCHEMA
-from loadstar.ledger import ensure_ledger
-from loadstar.local import LocalServices
-from loadstar.sample import stamp
+from loadstar.dev.local import LocalServices
+from loadstar.dev.sample import stamp
+from loadstar.warehouse.ledger import ensure_ledger
 from loadstar.warehouse.schema import init_warehouse
 
 if TYPE_CHECKING:

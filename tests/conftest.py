@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from mypy_boto3_s3 import S3Client
 
-from loadstar.local import LOCAL_AWS_ENV, LocalServices
-from loadstar.logs import LOGGER_NAME, JsonFormatter
+from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
+from loadstar.telemetry.logs import LOGGER_NAME, JsonFormatter
 from loadstar.warehouse.schema import init_warehouse
 
 TEMPLATE = "loadstar_template"

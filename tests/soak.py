@@ -29,8 +29,8 @@ import psycopg
 from mypy_boto3_s3 import S3Client
 
 from faults import Loader, PgProxy, Rule, S3FaultProxy, backend_running, pg_socket_path
-from loadstar.local import LOCAL_AWS_ENV, LocalServices
-from loadstar.sample import (
+from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
+from loadstar.dev.sample import (
     DIMENSION_KEYS,
     START,
     SampleFile,

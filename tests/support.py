@@ -10,7 +10,7 @@ import pyarrow as pa
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
-from loadstar.sample import DIMENSION_KEYS, SampleFile, parquet_bytes
+from loadstar.dev.sample import DIMENSION_KEYS, SampleFile, parquet_bytes
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -116,7 +116,7 @@ def fact_row(row: dict[str, Any]) -> tuple[Any, ...]:
     """A sales-order row from a file, as the warehouse will hold it."""
     from decimal import Decimal
 
-    from loadstar.sample import time_of
+    from loadstar.dev.sample import time_of
 
     out = []
     for c in FACT_COLUMNS:
@@ -131,7 +131,7 @@ def fact_row(row: dict[str, Any]) -> tuple[Any, ...]:
 
 def expected_facts(files: list[SampleFile]) -> list[tuple[Any, ...]]:
     """Every distinct version, first occurrence wins, files in time order; sorted."""
-    from loadstar.sample import VERSION_KEY
+    from loadstar.dev.sample import VERSION_KEY
 
     seen: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     key_at = [FACT_COLUMNS.index(c) for c in VERSION_KEY]
@@ -158,7 +158,7 @@ def expected_dimensions(files: list[SampleFile]) -> dict[str, list[tuple[Any, ..
     """Each dimension as its files leave it: upserted file by file in time order."""
     import datetime as dt
 
-    from loadstar.keys import instant_from_key
+    from loadstar.source.keys import instant_from_key
 
     state: dict[str, dict[Any, dict[str, Any]]] = {}
     ordered = sorted(files, key=lambda f: (instant_from_key(f.key) or dt.datetime.min, f.key))

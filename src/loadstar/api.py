@@ -12,14 +12,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from loadstar import pipeline
 from loadstar.config import TableKind, load_settings
-from loadstar.discovery import latest_file
 from loadstar.errors import BadFileError, LoadFailedError
-from loadstar.loader import typed_batches
-from loadstar.mapping import check_table, plan_columns
-from loadstar.parquet import BATCH_ROWS, ParquetSource
-from loadstar.s3 import open_object, s3_client
+from loadstar.run import pipeline
+from loadstar.run.loader import typed_batches
+from loadstar.shape.mapping import check_table, plan_columns
+from loadstar.source.discovery import latest_file
+from loadstar.source.parquet import BATCH_ROWS, ParquetSource
+from loadstar.source.s3 import open_object, s3_client
 from loadstar.warehouse.catalog import describe_table
 from loadstar.warehouse.connection import Connection, open_connection
 from loadstar.warehouse.write import write_rows

@@ -1,6 +1,6 @@
 """The Lambda entry point: ``loadstar.handler.lambda_handler``.
 
-A thin adapter over `loadstar.pipeline.run`: settings from the environment
+A thin adapter over `loadstar.run.pipeline.run`: settings from the environment
 (an event may name the bucket), the Lambda context for the time budget and
 log lines, the run's metrics as EMF on stdout, and an exception when any file
 failed so that Lambda's Errors metric, retries and alarms see it.
@@ -15,9 +15,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from loadstar import logs, metrics, pipeline
 from loadstar.config import load_settings
 from loadstar.errors import ConfigError, LoadFailedError, LoadstarError
+from loadstar.run import pipeline
+from loadstar.telemetry import logs, metrics
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

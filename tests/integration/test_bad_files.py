@@ -13,7 +13,7 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from loadstar import LoadFailedError, lambda_handler
-from loadstar.sample import START, SampleFile, dimension_files, fact_files, parquet_bytes, stamp
+from loadstar.dev.sample import START, SampleFile, dimension_files, fact_files, parquet_bytes, stamp
 from support import Conn, count, expected_facts, ledger, put_files, put_table, warehouse_facts
 
 pytestmark = pytest.mark.usefixtures("env")

@@ -17,9 +17,9 @@ from mypy_boto3_s3 import S3Client
 
 from loadstar.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, main
 from loadstar.config import default_catalogue
-from loadstar.discovery import current_file
-from loadstar.ledger import Status, record
-from loadstar.sample import SampleFile, dimension_files, fact_files
+from loadstar.dev.sample import SampleFile, dimension_files, fact_files
+from loadstar.source.discovery import current_file
+from loadstar.warehouse.ledger import Status, record
 from support import Conn, count, department, ledger, put_files, put_table, staff, staff_key
 
 LOADSTAR = Path(sys.executable).with_name("loadstar")

@@ -11,7 +11,7 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from loadstar import LoadFailedError, lambda_handler, load_to_warehouse
-from loadstar.sample import dimension_files
+from loadstar.dev.sample import dimension_files
 from loadstar.warehouse.schema import init_warehouse
 from support import Conn, count, ledger, put_table
 

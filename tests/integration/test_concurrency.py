@@ -11,8 +11,8 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from loadstar import lambda_handler
-from loadstar.pipeline import SKIPPED_LOCKED
-from loadstar.sample import terrific_totes
+from loadstar.dev.sample import terrific_totes
+from loadstar.run.pipeline import SKIPPED_LOCKED
 from support import Conn, expected_facts, ledger, put_files, warehouse_facts
 
 pytestmark = pytest.mark.usefixtures("env")

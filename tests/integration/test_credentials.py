@@ -13,8 +13,8 @@ from mypy_boto3_secretsmanager import SecretsManagerClient
 from psycopg import sql
 
 from loadstar import ConnectionFailedError, get_db_connection, lambda_handler
-from loadstar.local import LocalServices
-from loadstar.sample import dimension_files
+from loadstar.dev.local import LocalServices
+from loadstar.dev.sample import dimension_files
 from support import Conn, count, put_files
 
 ROLE = "loadstar_pw_user"
@@ -138,7 +138,7 @@ def test_no_output_of_a_failing_run_contains_the_password(
     import subprocess
     import sys
 
-    from loadstar.sample import fact_files
+    from loadstar.dev.sample import fact_files
 
     run_env = {**os.environ, **env, "LOADSTAR_LOG_LEVEL": "DEBUG"}
     if via == "url":

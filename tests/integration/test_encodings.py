@@ -13,7 +13,7 @@ from mypy_boto3_s3 import S3Client
 
 import loadstar.warehouse.copy as copy_module
 from loadstar import lambda_handler, load_to_warehouse
-from loadstar.sample import terrific_totes
+from loadstar.dev.sample import terrific_totes
 from support import Conn, expected_facts, put_files, warehouse_facts
 
 pytestmark = pytest.mark.usefixtures("env")

@@ -6,9 +6,9 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from loadstar import lambda_handler
-from loadstar.local import LocalServices
-from loadstar.s3 import LOADED_TAG
-from loadstar.sample import terrific_totes
+from loadstar.dev.local import LocalServices
+from loadstar.dev.sample import terrific_totes
+from loadstar.source.s3 import LOADED_TAG
 from support import (
     Conn,
     count,

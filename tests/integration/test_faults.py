@@ -23,11 +23,11 @@ from faults import (
     wait_for,
 )
 from loadstar import lambda_handler
-from loadstar.ledger import ensure_ledger
-from loadstar.local import LocalServices
-from loadstar.pipeline import SKIPPED_LOCKED
-from loadstar.s3 import S3_MAX_ATTEMPTS
-from loadstar.sample import SampleFile, fact_files, sales_order_table, terrific_totes
+from loadstar.dev.local import LocalServices
+from loadstar.dev.sample import SampleFile, fact_files, sales_order_table, terrific_totes
+from loadstar.run.pipeline import SKIPPED_LOCKED
+from loadstar.source.s3 import S3_MAX_ATTEMPTS
+from loadstar.warehouse.ledger import ensure_ledger
 from support import Conn, assert_exact, ledger, put_files, put_table, staff
 
 pytestmark = pytest.mark.usefixtures("env")

@@ -11,8 +11,8 @@ from mypy_boto3_s3 import S3Client
 
 from conftest import EVENTS
 from loadstar import LoadFailedError, lambda_handler
-from loadstar.keys import instant_from_key
-from loadstar.sample import dimension_files, fact_files, terrific_totes
+from loadstar.dev.sample import dimension_files, fact_files, terrific_totes
+from loadstar.source.keys import instant_from_key
 from support import Conn, FakeContext, expected_facts, put_files, warehouse_facts
 
 pytestmark = pytest.mark.usefixtures("env")

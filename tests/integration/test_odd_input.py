@@ -11,8 +11,8 @@ from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
 from loadstar import lambda_handler
-from loadstar.s3 import LOADED_TAG
-from loadstar.sample import dimension_files, fact_files
+from loadstar.dev.sample import dimension_files, fact_files
+from loadstar.source.s3 import LOADED_TAG
 from support import Conn, count, ledger, put_files, put_table, staff
 
 pytestmark = pytest.mark.usefixtures("env")

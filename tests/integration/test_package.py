@@ -42,8 +42,8 @@ from deploy.package import (
 from mypy_boto3_s3 import S3Client
 from packaging.requirements import Requirement
 
-from loadstar.local import LOCAL_AWS_ENV, LocalServices
-from loadstar.sample import terrific_totes
+from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
+from loadstar.dev.sample import terrific_totes
 from support import Conn, assert_exact, put_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,7 +276,8 @@ def test_the_zip_is_sorted_stamped_and_readable_by_all(built: Built) -> None:
     assert {m for n, m in modes.items() if n.endswith(".so")} == {0o755}
     assert {m for n, m in modes.items() if n.endswith((".py", ".sql", ".toml"))} == {0o644}
     assert set(modes.values()) == {0o644, 0o755}
-    assert {"loadstar/handler.py", "loadstar/sql/warehouse.sql", "loadstar.toml"} <= set(names)
+    shipped = {"loadstar/handler.py", "loadstar/warehouse/sql/warehouse.sql", "loadstar.toml"}
+    assert shipped <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 

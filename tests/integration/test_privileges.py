@@ -14,9 +14,9 @@ from psycopg import sql
 
 from loadstar import LoadFailedError, lambda_handler
 from loadstar.cli import EXIT_CONFIG, EXIT_OK, main
-from loadstar.ledger import ensure_ledger
-from loadstar.local import LocalServices
-from loadstar.sample import dimension_files, fact_files, terrific_totes
+from loadstar.dev.local import LocalServices
+from loadstar.dev.sample import dimension_files, fact_files, terrific_totes
+from loadstar.warehouse.ledger import ensure_ledger
 from support import Conn, expected_facts, ledger, put_files, warehouse_facts
 
 ROLE = "loadstar_loader"
@@ -24,7 +24,7 @@ ROLE = "loadstar_loader"
 
 def grants() -> list[str]:
     """The statements of the documented role snippet, but the role's creation."""
-    text = files("loadstar").joinpath("sql/loader_role.sql").read_text()
+    text = files("loadstar.warehouse").joinpath("sql/loader_role.sql").read_text()
     code = "\n".join(line.split("--")[0] for line in text.splitlines())
     statements = [s.strip() for s in code.split(";") if s.strip()]
     return [s for s in statements if not s.upper().startswith("CREATE ROLE")]

@@ -10,7 +10,7 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from loadstar import lambda_handler, load_dim_tables, load_fact_table
-from loadstar.sample import START, dimension_files, fact_files, stamp, terrific_totes
+from loadstar.dev.sample import START, dimension_files, fact_files, stamp, terrific_totes
 from support import (
     Conn,
     count,

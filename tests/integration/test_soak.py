@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadstar.local import LocalServices
+from loadstar.dev.local import LocalServices
 from soak import run_soak
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadstar.budget import Budget
+from loadstar.run.budget import Budget
 from support import FakeContext
 
 

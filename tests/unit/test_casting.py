@@ -9,10 +9,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from loadstar.casting import CastFailure, cast_array, cast_batch
 from loadstar.config import table_from_entry
 from loadstar.errors import BadFileError
-from loadstar.mapping import ColumnMap, LoadPlan
+from loadstar.shape.casting import CastFailure, cast_array, cast_batch
+from loadstar.shape.mapping import ColumnMap, LoadPlan
 from loadstar.warehouse.catalog import Column, TableInfo
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from loadstar.keys import instant_from_key, remainder
+from loadstar.source.keys import instant_from_key, remainder
 
 
 def utc(year: int, month: int, day: int, *rest: int) -> datetime:

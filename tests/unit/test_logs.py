@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from loadstar import handler, logs
+from loadstar import handler
+from loadstar.telemetry import logs
 
 
 def capture(monkeypatch: pytest.MonkeyPatch, fmt: logs.LogFormat) -> io.StringIO:

@@ -7,7 +7,7 @@ import pytest
 
 from loadstar.config import table_from_entry
 from loadstar.errors import BadFileError, ConfigError
-from loadstar.mapping import check_table, index_advice, plan_columns
+from loadstar.shape.mapping import check_table, index_advice, plan_columns
 from loadstar.warehouse.catalog import Column, TableInfo
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from loadstar.ledger import Known
-from loadstar.pending import pending_files
+from loadstar.run.pending import pending_files
+from loadstar.warehouse.ledger import Known
 
 T0 = datetime(2024, 5, 24, tzinfo=UTC)
 PREFIX = "fact/sales_order"

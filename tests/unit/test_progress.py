@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from loadstar.discovery import SourceFile
-from loadstar.progress import TerminalProgress, render
+from loadstar.source.discovery import SourceFile
+from loadstar.telemetry.progress import TerminalProgress, render
 
 FILE = SourceFile(
     key="fact/sales_order-2024-05-24.parquet",

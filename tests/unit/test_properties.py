@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadstar.casting import CastFailure, cast_array
-from loadstar.keys import instant_from_key, remainder
+from loadstar.shape.casting import CastFailure, cast_array
+from loadstar.source.keys import instant_from_key, remainder
 from loadstar.warehouse.catalog import Column
 
 UTC = dt.UTC

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from loadstar.errors import ConfigError, FileChangedError
-from loadstar.s3 import head_object, open_object
+from loadstar.source.s3 import head_object, open_object
 
 KEY = "fact/sales_order-2024-05-24.parquet"
 

@@ -24,7 +24,7 @@ import hcl2
 import pytest
 
 from loadstar.config import default_catalogue
-from loadstar.metrics import SERVICE_DIMENSION, UNITS
+from loadstar.telemetry.metrics import SERVICE_DIMENSION, UNITS
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 MODULE = TERRAFORM / "modules" / "loadstar"

@@ -17,10 +17,11 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from loadstar import logs, retry
+from loadstar import retry
 from loadstar.config import Settings, mask_url
 from loadstar.errors import ConfigError, ConnectionFailedError, TransientError
 from loadstar.retry import Backoff
+from loadstar.telemetry import logs
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -41,7 +42,7 @@ def resolve_conninfo(
         return settings.database_url
     if settings.db_secret:
         if secrets is None:
-            from loadstar.s3 import secrets_client
+            from loadstar.source.s3 import secrets_client
 
             secrets = secrets_client
         return _conninfo_from_secret(secrets(), settings.db_secret)

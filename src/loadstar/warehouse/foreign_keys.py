@@ -26,7 +26,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from loadstar.errors import BadFileError
-from loadstar.mapping import LoadPlan
+from loadstar.shape.mapping import LoadPlan
 from loadstar.warehouse.catalog import ForeignKey
 from loadstar.warehouse.connection import Connection
 

@@ -10,7 +10,7 @@ from loadstar.warehouse.connection import Connection
 
 
 def warehouse_ddl() -> str:
-    return files("loadstar").joinpath("sql/warehouse.sql").read_text(encoding="utf-8")
+    return files("loadstar.warehouse").joinpath("sql/warehouse.sql").read_text(encoding="utf-8")
 
 
 def init_warehouse(conn: Connection, schema: str | None = None) -> None:

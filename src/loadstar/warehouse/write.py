@@ -19,7 +19,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from loadstar.errors import BadFileError
-from loadstar.mapping import LoadPlan
+from loadstar.shape.mapping import LoadPlan
 from loadstar.warehouse.connection import Connection
 from loadstar.warehouse.copy import CopyFormat, copy_batches
 from loadstar.warehouse.errors import classify

@@ -10,11 +10,11 @@ from __future__ import annotations
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-from loadstar import ledger
 from loadstar.config import Settings, TableSpec
-from loadstar.discovery import current_file
 from loadstar.errors import RefusedError
-from loadstar.keys import remainder
+from loadstar.source.discovery import current_file
+from loadstar.source.keys import remainder
+from loadstar.warehouse import ledger
 from loadstar.warehouse.connection import open_connection
 
 if TYPE_CHECKING:

@@ -16,14 +16,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 import psycopg
 
-from loadstar import status
 from loadstar.config import Settings, TableSpec, load_order
-from loadstar.discovery import SourceFile
 from loadstar.errors import BadFileError, LoadstarError
-from loadstar.loader import typed_batches
-from loadstar.mapping import check_table, plan_columns
-from loadstar.parquet import ParquetSource
-from loadstar.s3 import RangedObject, open_object
+from loadstar.ops import status
+from loadstar.run.loader import typed_batches
+from loadstar.shape.mapping import check_table, plan_columns
+from loadstar.source.discovery import SourceFile
+from loadstar.source.parquet import ParquetSource
+from loadstar.source.s3 import RangedObject, open_object
 from loadstar.warehouse.catalog import TableInfo, describe_table
 from loadstar.warehouse.connection import Connection
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from loadstar.discovery import SourceFile
+    from loadstar.source.discovery import SourceFile
 
 RunStatus = Literal["loaded", "partial", "failed", "skipped"]
 

@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from loadstar import ledger, logs, report, retry
-from loadstar.casting import cast_batch
+from loadstar import retry
 from loadstar.config import TableSpec
-from loadstar.discovery import SourceFile
 from loadstar.errors import (
     BadFileError,
     ConfigError,
@@ -27,14 +25,18 @@ from loadstar.errors import (
     ServiceUnavailableError,
     TransientError,
 )
-from loadstar.mapping import LoadPlan, plan_columns
-from loadstar.parquet import ParquetSource
-from loadstar.s3 import head_object, open_object, tag_loaded
-from loadstar.session import Session
-from loadstar.summary import FileOutcome
+from loadstar.run.summary import FileOutcome
+from loadstar.shape.casting import cast_batch
+from loadstar.shape.mapping import LoadPlan, plan_columns
+from loadstar.source.discovery import SourceFile
+from loadstar.source.parquet import ParquetSource
+from loadstar.source.s3 import head_object, open_object, tag_loaded
+from loadstar.telemetry import logs, report
+from loadstar.warehouse import ledger
 from loadstar.warehouse.catalog import TableInfo
 from loadstar.warehouse.connection import Connection
 from loadstar.warehouse.errors import is_transient
+from loadstar.warehouse.session import Session
 from loadstar.warehouse.write import WriteResult, write_rows
 
 if TYPE_CHECKING:

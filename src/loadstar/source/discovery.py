@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from loadstar.keys import instant_from_key, remainder
-from loadstar.s3 import list_objects, normalise_etag
+from loadstar.source.keys import instant_from_key, remainder
+from loadstar.source.s3 import list_objects, normalise_etag
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -12,9 +12,9 @@ from contextlib import suppress
 
 import psycopg
 
-from loadstar import ledger
 from loadstar.config import Settings
 from loadstar.errors import LockLostError
+from loadstar.warehouse import ledger
 from loadstar.warehouse.connection import Connection, open_connection
 
 

@@ -24,8 +24,8 @@ import boto3
 
 from loadstar import lambda_handler
 from loadstar.config import default_catalogue
-from loadstar.local import LocalServices
-from loadstar.sample import DIMENSION_KEYS, VERSION_KEY, terrific_totes, time_of, write_files
+from loadstar.dev.local import LocalServices
+from loadstar.dev.sample import DIMENSION_KEYS, VERSION_KEY, terrific_totes, time_of, write_files
 from loadstar.warehouse.connection import Connection
 
 BUCKET = "terrific-totes-processed"

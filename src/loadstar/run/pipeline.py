@@ -11,18 +11,19 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from loadstar import ledger, logs, report
-from loadstar.budget import Budget
 from loadstar.config import Settings, TableKind, TableSpec, load_order
-from loadstar.discovery import SourceFile
 from loadstar.errors import LoadstarError, StopRun
-from loadstar.loader import Progress, RunContext, load_with_retries
-from loadstar.mapping import check_table, index_advice
-from loadstar.pending import OUT_OF_ORDER, pending_files
-from loadstar.s3 import list_objects, s3_client
-from loadstar.session import Session
-from loadstar.summary import RunSummary, TableSummary
+from loadstar.run.budget import Budget
+from loadstar.run.loader import Progress, RunContext, load_with_retries
+from loadstar.run.pending import OUT_OF_ORDER, pending_files
+from loadstar.run.summary import RunSummary, TableSummary
+from loadstar.shape.mapping import check_table, index_advice
+from loadstar.source.discovery import SourceFile
+from loadstar.source.s3 import list_objects, s3_client
+from loadstar.telemetry import logs, report
+from loadstar.warehouse import ledger
 from loadstar.warehouse.catalog import TableInfo, describe_table
+from loadstar.warehouse.session import Session
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -20,12 +20,14 @@ from typing import Any
 
 import psycopg
 
-from loadstar import ledger, logs, metrics, pipeline
 from loadstar.config import Settings, TableKind, load_settings
 from loadstar.errors import LoadstarError, RefusedError, TransientError
 from loadstar.handler import freeze_startup_objects
-from loadstar.progress import TerminalProgress
-from loadstar.s3 import s3_client
+from loadstar.run import pipeline
+from loadstar.source.s3 import s3_client
+from loadstar.telemetry import logs, metrics
+from loadstar.telemetry.progress import TerminalProgress
+from loadstar.warehouse import ledger
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -120,7 +122,7 @@ def _count(items: Sequence[object], label: str) -> str:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from loadstar.plan import plan
+    from loadstar.ops.plan import plan
 
     settings = _settings(args)
     tables = list(plan(settings, s3_client(), check_values=not args.schema_only))
@@ -160,7 +162,7 @@ def _plan_text(data: dict[str, Any]) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from loadstar import status
+    from loadstar.ops import status
 
     settings = _settings(args)
     bucket, s3, now = settings.require_bucket(), s3_client(), datetime.now(UTC)
@@ -221,7 +223,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from loadstar import status
+    from loadstar.ops import status
 
     settings = _settings(args)
     with status.read_only(settings) as conn:
@@ -262,7 +264,7 @@ def _history_text(data: list[dict[str, Any]]) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from loadstar.replay import replay
+    from loadstar.ops.replay import replay
 
     settings = _settings(args)
     progress = TerminalProgress() if sys.stderr.isatty() else None
@@ -292,7 +294,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _skip(args: argparse.Namespace) -> int:
-    from loadstar.skip import skip
+    from loadstar.ops.skip import skip
 
     settings = _settings(args)
     table = skip(settings, s3_client(), args.key, args.reason)
@@ -326,7 +328,7 @@ def _init_db(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from loadstar.demo import run_demo
+    from loadstar.dev.demo import run_demo
 
     return run_demo()
 

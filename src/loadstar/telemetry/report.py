@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from loadstar import logs
-from loadstar.discovery import SourceFile
-from loadstar.summary import FileOutcome
+from loadstar.run.summary import FileOutcome
+from loadstar.source.discovery import SourceFile
+from loadstar.telemetry import logs
 
 _SKIPPED_REASON = {
     "already_loaded": "already loaded by another run",

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loadstar.errors import BadFileError
-from loadstar.mapping import ColumnMap, LoadPlan
+from loadstar.shape.mapping import ColumnMap, LoadPlan
 from loadstar.warehouse.catalog import Column
 
 _INTEGERS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64()}

@@ -16,7 +16,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from loadstar.summary import RunSummary, TableSummary
+from loadstar.run.summary import RunSummary, TableSummary
 
 UNITS: dict[str, str] = {
     "FilesLoaded": "Count",

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from loadstar.discovery import SourceFile
+from loadstar.source.discovery import SourceFile
 
 _BAR = 24
 _REDRAW_SECONDS = 0.1

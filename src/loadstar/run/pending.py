@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from loadstar.config import TableKind
-from loadstar.discovery import SourceFile, source_file
-from loadstar.ledger import Known, Status
-from loadstar.s3 import normalise_etag
+from loadstar.source.discovery import SourceFile, source_file
+from loadstar.source.s3 import normalise_etag
+from loadstar.warehouse.ledger import Known, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectTypeDef

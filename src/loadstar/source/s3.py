@@ -19,7 +19,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from loadstar import logs
 from loadstar.errors import (
     BadFileError,
     ConfigError,
@@ -27,6 +26,7 @@ from loadstar.errors import (
     ServiceUnavailableError,
     TransientError,
 )
+from loadstar.telemetry import logs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

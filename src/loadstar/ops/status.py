@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from loadstar import ledger
 from loadstar.config import Settings, TableSpec
-from loadstar.discovery import SourceFile
 from loadstar.errors import LoadstarError
-from loadstar.pending import Pending, pending_files
-from loadstar.s3 import list_objects
+from loadstar.run.pending import Pending, pending_files
+from loadstar.source.discovery import SourceFile
+from loadstar.source.s3 import list_objects
+from loadstar.warehouse import ledger
 from loadstar.warehouse.connection import Connection, open_connection
 
 if TYPE_CHECKING:

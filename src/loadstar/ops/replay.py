@@ -15,16 +15,17 @@ import uuid
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-from loadstar import ledger, logs, report
 from loadstar.config import Settings, TableSpec
-from loadstar.discovery import current_file
 from loadstar.errors import RefusedError
-from loadstar.loader import Progress, RunContext, load_file
-from loadstar.mapping import check_table
-from loadstar.session import Session
-from loadstar.summary import FileOutcome
+from loadstar.run.loader import Progress, RunContext, load_file
+from loadstar.run.summary import FileOutcome
+from loadstar.shape.mapping import check_table
+from loadstar.source.discovery import current_file
+from loadstar.telemetry import logs, report
+from loadstar.warehouse import ledger
 from loadstar.warehouse.catalog import describe_table
 from loadstar.warehouse.connection import Connection
+from loadstar.warehouse.session import Session
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

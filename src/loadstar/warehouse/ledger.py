@@ -16,9 +16,9 @@ from enum import StrEnum
 import psycopg
 from psycopg import sql
 
-from loadstar import logs
-from loadstar.discovery import SourceFile
 from loadstar.errors import ConfigError
+from loadstar.source.discovery import SourceFile
+from loadstar.telemetry import logs
 from loadstar.warehouse.connection import Connection
 
 LEDGER_TABLE = "load_ledger"

@@ -1,0 +1,3 @@
+"""TODO"""
+
+from loadstar.config.settings import *  # noqa: F403
