@@ -68,8 +68,8 @@ def loadstar_dims(args: dict[str, Any]) -> Result:
 def loadstar_history(args: dict[str, Any]) -> Result:
     """A whole handler run, with the time spent inside S3 listing calls measured apart."""
     from loadstar import lambda_handler
-    from loadstar.handler import freeze_startup_objects
-    from loadstar.source.s3 import s3_client
+    from loadstar.aws import s3_client
+    from loadstar.run.pipeline import freeze_startup_objects
 
     client = s3_client()  # the client the handler will use
     # What the first invocation of a process does once (~40 ms) is not a

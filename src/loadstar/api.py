@@ -1,4 +1,4 @@
-"""The proposal's functions, with the meaning DESIGN.md gives them.
+"""The proposal's functions, with the meaning loadstar's README gives them.
 
 Each reads the settings afresh (arguments > environment > file > defaults),
 so a warm process follows changes to its environment.
@@ -12,17 +12,18 @@ from typing import Any
 
 import pyarrow as pa
 
+from loadstar.aws import s3_client
 from loadstar.config import TableKind, load_settings
 from loadstar.errors import BadFileError, LoadFailedError
 from loadstar.run import pipeline
 from loadstar.run.loader import typed_batches
-from loadstar.shape.mapping import check_table, plan_columns
+from loadstar.run.prepare import describe_for_loading
+from loadstar.shape.mapping import plan_columns
 from loadstar.source.discovery import latest_file
 from loadstar.source.parquet import BATCH_ROWS, ParquetSource
-from loadstar.source.s3 import open_object, s3_client
-from loadstar.warehouse.catalog import describe_table
+from loadstar.source.s3 import open_object
+from loadstar.warehouse import Warehouse
 from loadstar.warehouse.connection import Connection, open_connection
-from loadstar.warehouse.write import write_rows
 
 
 def get_db_connection() -> Connection:
@@ -70,22 +71,22 @@ def load_to_warehouse(table_data: Any, table_name: str) -> int:
     settings = load_settings()
     spec = settings.table(table_name)
     schema, batches = _as_batches(table_data)
-    with closing(open_connection(settings)) as conn:
-        table = describe_table(conn, table_name, settings.schema)
-        check_table(spec, table)
+    with closing(Warehouse(settings)) as warehouse:
+        warehouse.connect()
+        table = describe_for_loading(warehouse, spec)
         plan = plan_columns(schema, spec, table)
         try:
-            with conn.transaction():
-                return write_rows(conn, plan, typed_batches(batches, plan)).rows_written
+            return warehouse.write(plan, typed_batches(batches, plan)).rows_written
         except BadFileError as exc:
             raise exc.located(table=table.qualified_name) from None
 
 
 def _run(bucket: str, kinds: tuple[TableKind, ...]) -> dict[str, Any]:
-    summary = pipeline.run(load_settings(bucket=bucket), kinds=kinds).to_dict()
-    if summary["status"] == "failed":
-        raise LoadFailedError(summary)
-    return summary
+    summary = pipeline.run(load_settings(bucket=bucket), kinds=kinds)
+    data = summary.to_dict()
+    if data["status"] == "failed":
+        raise LoadFailedError(data) from summary.exception
+    return data
 
 
 def _as_batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:

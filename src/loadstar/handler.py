@@ -2,13 +2,13 @@
 
 A thin adapter over `loadstar.run.pipeline.run`: settings from the environment
 (an event may name the bucket), the Lambda context for the time budget and
-log lines, the run's metrics as EMF on stdout, and an exception when any file
-failed so that Lambda's Errors metric, retries and alarms see it.
+log lines, the run's metrics as EMF on stdout whatever happened (as
+Powertools flushes its metrics in a ``finally``), and an exception when
+anything failed so that Lambda's Errors metric, retries and alarms see it.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -17,30 +17,33 @@ from typing import Any
 
 from loadstar.config import load_settings
 from loadstar.errors import ConfigError, LoadFailedError, LoadstarError
-from loadstar.run import pipeline
-from loadstar.telemetry import logs, metrics
+from loadstar.run import pipeline, report
+from loadstar.telemetry import logs
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Load every pending file, dimensions first; the run's JSON-able summary.
 
-    Raises `LoadFailedError` (after logging the summary) when any file failed.
+    Raises `LoadFailedError` (after logging the summary and printing the
+    metrics) when any file, table or the run itself failed.
     """
     logs.configure_logging(fmt="json")
     logs.clear()
     logs.bind(**lambda_fields(context))
-    freeze_startup_objects()
     try:
         settings = load_settings(bucket=bucket_from_event(event))
-        run = pipeline.run(settings, context=context)
+        settings.require_bucket()
     except LoadstarError as exc:
         logs.event("run_failed", logging.ERROR, error=str(exc), error_type=type(exc).__name__)
         raise
-    metrics.emit(run, sys.stdout, namespace=settings.metrics_namespace, service=settings.service)
-    summary = run.to_dict()
-    if summary["status"] == "failed":
-        raise LoadFailedError(summary)
-    return summary
+    # The run never raises: whatever stops it is in its summary, and its
+    # metrics go out before the handler raises for it.
+    summary = pipeline.run(settings, context=context)
+    report.emit(summary, sys.stdout, namespace=settings.metrics_namespace, service=settings.service)
+    data = summary.to_dict()
+    if data["status"] == "failed":
+        raise LoadFailedError(data) from summary.exception
+    return data
 
 
 def lambda_fields(context: Any) -> dict[str, Any]:
@@ -66,24 +69,6 @@ def lambda_fields(context: Any) -> dict[str, Any]:
 
 
 _cold_start = True
-
-
-def freeze_startup_objects() -> None:
-    """Move what imports left behind out of the collector's way, once per process.
-
-    boto3's service models and pyarrow's bindings are hundreds of thousands of
-    objects that live as long as the process; every full collection during a
-    run would walk them all. With 20,000 loaded files to list, that was a third
-    of a run's own time.
-    """
-    global _frozen
-    if not _frozen:
-        gc.collect()
-        gc.freeze()
-        _frozen = True
-
-
-_frozen = False
 
 
 def bucket_from_event(event: Any) -> str | None:

@@ -12,7 +12,7 @@ from mypy_boto3_s3 import S3Client
 from mypy_boto3_secretsmanager import SecretsManagerClient
 from psycopg import sql
 
-from loadstar import ConnectionFailedError, get_db_connection, lambda_handler
+from loadstar import ConnectionFailedError, LoadFailedError, get_db_connection, lambda_handler
 from loadstar.dev.local import LocalServices
 from loadstar.dev.sample import dimension_files
 from support import Conn, count, put_files
@@ -87,8 +87,13 @@ def test_a_wrong_password_fails_clearly_and_never_shows_it(
     use_secret: Any, log_lines: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_secret(WRONG)
-    with pytest.raises(ConnectionFailedError) as caught:
+    with pytest.raises(LoadFailedError) as caught:
         lambda_handler({}, None)
+    # The run stopped at its scope: every table waits, none is blamed.
+    assert isinstance(caught.value.__cause__, ConnectionFailedError)
+    assert caught.value.summary["error"]["scope"] == "run"
+    assert caught.value.summary["files_failed"] == 0
+    assert len(caught.value.summary["tables_not_reached"]) == 7
     message = str(caught.value)
     assert "password authentication failed" in message
     assert ROLE in message

@@ -8,8 +8,8 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from loadstar import get_latest_parquet_file, lambda_handler, read_parquet_from_s3
+from loadstar.aws import s3_client
 from loadstar.source.discovery import table_files
-from loadstar.source.s3 import s3_client
 from support import Conn, count, put_table, staff
 
 pytestmark = pytest.mark.usefixtures("env")

@@ -22,11 +22,11 @@ from faults import (
     slow_ledger_writes,
     wait_for,
 )
-from loadstar import lambda_handler
+from loadstar import LoadFailedError, lambda_handler
+from loadstar.aws import MAX_ATTEMPTS
 from loadstar.dev.local import LocalServices
 from loadstar.dev.sample import SampleFile, fact_files, sales_order_table, terrific_totes
 from loadstar.run.pipeline import SKIPPED_LOCKED
-from loadstar.source.s3 import S3_MAX_ATTEMPTS
 from loadstar.warehouse.ledger import ensure_ledger
 from support import Conn, assert_exact, ledger, put_files, put_table, staff
 
@@ -234,18 +234,22 @@ def test_a_connection_reset_mid_download_is_retried(
     assert_exact(db, files)
 
 
-def test_s3_failing_all_run_long_fails_the_file_and_the_next_run_loads_it(
+def test_s3_failing_all_run_long_stops_the_run_and_the_next_run_loads_everything(
     proxy: S3FaultProxy, files: list[SampleFile], db: Conn
 ) -> None:
     outage = proxy.add(Rule("GET", GET_FACT, "status", times=None, status=503, code="SlowDown"))
-    with pytest.raises(Exception, match=r"SlowDown|503") as caught:
+    with pytest.raises(LoadFailedError, match=r"SlowDown") as caught:
         lambda_handler({}, None)
     # boto3's attempts for the first fact file, no more: the run stops there
-    assert outage.hits == S3_MAX_ATTEMPTS
-    summary = caught.value.summary  # type: ignore[attr-defined]
-    assert "S3 is failing" in summary["stopped_early"]
-    assert len(summary["tables"]["fact_sales_order"]["pending"]) == 2
-    assert {r["status"] for k, r in ledger(db).items() if k.startswith("fact/")} == {"failed"}
+    assert outage.hits == MAX_ATTEMPTS
+    summary = caught.value.summary
+    assert summary["error"]["scope"] == "run"
+    assert summary["error"]["s3_code"] == "SlowDown"
+    assert "still after 4 attempts" in summary["stopped_early"]
+    assert len(summary["tables"]["fact_sales_order"]["pending"]) == 3
+    # S3 failing is nobody's file's fault: no fact file is marked failed.
+    assert summary["files_failed"] == 0
+    assert not [k for k in ledger(db) if k.startswith("fact/")]
     proxy.rules.clear()
     lambda_handler({}, None)
     assert_exact(db, files)

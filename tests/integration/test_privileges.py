@@ -153,6 +153,7 @@ def test_a_statement_the_warehouse_refuses_is_a_clean_error(
     put_files(s3, bucket, dimension_files())
     assert main(["history"]) == EXIT_CONFIG
     err = capsys.readouterr().err
-    assert err.startswith("loadstar: error: warehouse: permission denied")
+    assert err.startswith("loadstar: error: the ledger in schema 'loadstar' refused a statement")
+    assert "(42501): permission denied" in err
     assert "Traceback" not in err
-    assert "hint: check the role's privileges" in err
+    assert "hint: grant the loader role the privileges README 'Security' lists" in err

@@ -13,7 +13,7 @@ from loadstar.config import table_from_entry
 from loadstar.errors import BadFileError
 from loadstar.shape.casting import CastFailure, cast_array, cast_batch
 from loadstar.shape.mapping import ColumnMap, LoadPlan
-from loadstar.warehouse.catalog import Column, TableInfo
+from loadstar.shape.table import Column, TableInfo
 
 
 def col(base: str, declared: str | None = None, typmod: int = -1, **kw: Any) -> Column:

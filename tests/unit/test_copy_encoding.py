@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import loadstar.warehouse.copy as copy_module
-from loadstar.warehouse.catalog import Column
+from loadstar.shape.table import Column
 from loadstar.warehouse.copy import BinaryEncoder, CsvEncoder, choose_encoder
 
 

@@ -6,9 +6,9 @@ import pyarrow as pa
 import pytest
 
 from loadstar.config import table_from_entry
-from loadstar.errors import BadFileError, ConfigError
+from loadstar.errors import BadFileError, TableError
 from loadstar.shape.mapping import check_table, index_advice, plan_columns
-from loadstar.warehouse.catalog import Column, TableInfo
+from loadstar.shape.table import Column, TableInfo
 
 
 def column(
@@ -106,15 +106,15 @@ def test_case_differences_match_when_unambiguous() -> None:
     assert plan.target_names == ("counterparty_id",)
 
 
-def test_dimension_without_primary_key_is_a_config_error() -> None:
+def test_dimension_without_primary_key_is_the_tables_problem() -> None:
     keyless = TableInfo("public", "dim_counterparty", DIM.columns, ())
-    with pytest.raises(ConfigError, match="no primary key"):
+    with pytest.raises(TableError, match="no primary key"):
         check_table(DIM_SPEC, keyless)
 
 
 def test_version_key_must_name_table_columns() -> None:
     spec = table_from_entry("fact_sales_order", {"version_key": ["nope"]})
-    with pytest.raises(ConfigError, match="'nope'"):
+    with pytest.raises(TableError, match="'nope'"):
         check_table(spec, FACT)
 
 

@@ -6,8 +6,9 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
+from loadstar.run.report import emf_documents, emit, run_metrics
 from loadstar.run.summary import FileOutcome, RunSummary
-from loadstar.telemetry.metrics import UNITS, emf_documents, emit, run_metrics
+from loadstar.telemetry.metrics import UNITS
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

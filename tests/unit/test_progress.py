@@ -18,20 +18,20 @@ FILE = SourceFile(
 
 
 def test_the_line_shows_rows_and_bytes_of_the_file() -> None:
-    line = render("fact_sales_order", FILE, 5_000, 20_000)
+    line = render("fact_sales_order", FILE.key, FILE.size, 5_000, 20_000)
     assert line.startswith("fact_sales_order sales_order-2024-05-24.parquet [######      ")
     assert " 25% 5,000/20,000 rows, 1.0 MB/4.0 MB" in line
 
 
 def test_an_empty_file_is_complete() -> None:
-    assert "100% 0/0 rows" in render("t", FILE, 0, 0)
+    assert "100% 0/0 rows" in render("t", FILE.key, FILE.size, 0, 0)
 
 
 def test_the_line_is_redrawn_in_place_and_always_at_start_and_end() -> None:
     out = io.StringIO()
     progress = TerminalProgress(out)
     for done in (0, 10, 20, 30, 100):
-        progress("t", FILE, done, 100)
+        progress("t", FILE.key, FILE.size, done, 100)
     drawn = out.getvalue().split("\r\x1b[K")[1:]
     # batches in between are throttled; the first and the last are always drawn
     assert "0/100 rows" in drawn[0]

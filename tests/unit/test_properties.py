@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadstar.shape.casting import CastFailure, cast_array
+from loadstar.shape.table import Column
 from loadstar.source.keys import instant_from_key, remainder
-from loadstar.warehouse.catalog import Column
 
 UTC = dt.UTC
 instants = st.datetimes(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from loadstar.errors import ConfigError, FileChangedError
+from loadstar.errors import AccessDeniedError, FileChangedError
 from loadstar.source.s3 import head_object, open_object
 
 KEY = "fact/sales_order-2024-05-24.parquet"
@@ -43,8 +43,10 @@ def test_a_denied_read_of_a_deleted_object_is_a_changed_file() -> None:
     assert head_object(DeniedS3(exists=False), "b", KEY) is None  # type: ignore[arg-type]
 
 
-def test_a_denied_read_of_an_object_that_is_there_is_a_permission_problem() -> None:
-    with pytest.raises(ConfigError, match="check the role's S3 permissions"):
+def test_a_denied_read_of_an_object_that_is_there_stops_the_run() -> None:
+    with pytest.raises(AccessDeniedError, match="check the role's S3 permissions") as caught:
         open_object(DeniedS3(exists=True), "b", KEY, etag="e")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError):
+    assert caught.value.scope == "run"
+    assert caught.value.s3_code == "AccessDenied"
+    with pytest.raises(AccessDeniedError):
         head_object(DeniedS3(exists=True), "b", KEY)  # type: ignore[arg-type]

@@ -4,6 +4,8 @@ Nothing is written and no lock is taken. Each pending file's schema and row
 count come from its Parquet footer, read in ranged requests; with values
 checked (the default) every row is also read and cast exactly as a load would,
 so a value that does not fit its column is found here rather than at 3 a.m.
+Dimension files behind one that would fail are shown held back, as a run
+would hold them.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-import psycopg
-
 from loadstar.config import Settings, TableSpec, load_order
 from loadstar.errors import BadFileError, LoadstarError
-from loadstar.ops import status
 from loadstar.run.loader import typed_batches
-from loadstar.shape.mapping import check_table, plan_columns
+from loadstar.run.prepare import held_back_reason, prepare_table
+from loadstar.shape.mapping import plan_columns
+from loadstar.shape.table import TableInfo
 from loadstar.source.discovery import SourceFile
 from loadstar.source.parquet import ParquetSource
 from loadstar.source.s3 import RangedObject, open_object
-from loadstar.warehouse.catalog import TableInfo, describe_table
-from loadstar.warehouse.connection import Connection
+from loadstar.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,7 +41,7 @@ class FilePlan:
     instant: str
     rows: int | None = None
     problem: str | None = None
-    """Why loading the file would fail; None when it would load."""
+    """Why loading the file would fail (or wait); None when it would load."""
 
 
 @dataclass
@@ -70,38 +70,40 @@ class TablePlan:
 def plan(settings: Settings, s3: S3Client, *, check_values: bool = True) -> Iterator[TablePlan]:
     """Each table's plan, dimensions first, as the run would take them."""
     bucket = settings.require_bucket()
-    with status.read_only(settings) as conn:
+    with closing(Warehouse(settings, read_only=True)) as warehouse:
+        warehouse.connect()
         for spec in load_order(settings.tables):
-            yield _table_plan(conn, s3, settings, bucket, spec, check_values)
+            yield _table_plan(warehouse, s3, bucket, spec, check_values)
 
 
 def _table_plan(
-    conn: Connection,
-    s3: S3Client,
-    settings: Settings,
-    bucket: str,
-    spec: TableSpec,
-    check_values: bool,
+    warehouse: Warehouse, s3: S3Client, bucket: str, spec: TableSpec, check_values: bool
 ) -> TablePlan:
     result = TablePlan(table=spec.name, kind=spec.kind)
     try:
-        todo = status.pending(conn, s3, settings, bucket, spec)
-    except (LoadstarError, psycopg.Error) as exc:
+        prepared = prepare_table(warehouse, s3, bucket, spec)
+    except LoadstarError as exc:
+        if exc.scope == "run":
+            raise
         result.error = str(exc)
         return result
+    todo = prepared.pending
     result.reported = [(file.key, reason) for file, reason in todo.reported]
     result.files = [_listed(file) for file in todo.to_load]
-    if not todo.to_load:
-        return result
-    try:
-        table = describe_table(conn, spec.name, settings.schema)
-        check_table(spec, table)
-    except (LoadstarError, psycopg.Error) as exc:
+    if prepared.problem is not None:
         # The files are still listed: what would wait behind the table's problem.
-        result.error = str(exc)
+        result.error = str(prepared.problem)
         return result
+    if prepared.table is None:
+        return result
+    failed: str | None = None
     for planned, file in zip(result.files, todo.to_load, strict=True):
-        _check_file(planned, s3, bucket, spec, table, file, check_values)
+        if failed is not None:
+            planned.problem = held_back_reason(failed)
+            continue
+        _check_file(planned, s3, bucket, spec, prepared.table, file, check_values)
+        if planned.problem is not None and spec.kind == "dimension":
+            failed = file.key
     return result
 
 
@@ -137,4 +139,6 @@ def _check_file(
     except BadFileError as exc:
         planned.problem = str(exc.located(key=file.key, table=table.qualified_name))
     except LoadstarError as exc:
+        if exc.scope == "run":
+            raise
         planned.problem = f"file {file.key!r}: {exc}"

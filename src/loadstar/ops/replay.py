@@ -11,21 +11,18 @@ the replay.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import closing
 from typing import TYPE_CHECKING
 
 from loadstar.config import Settings, TableSpec
 from loadstar.errors import RefusedError
+from loadstar.run import report
 from loadstar.run.loader import Progress, RunContext, load_file
-from loadstar.run.summary import FileOutcome
-from loadstar.shape.mapping import check_table
+from loadstar.run.prepare import describe_for_loading
+from loadstar.run.summary import FileOutcome, new_run_id
 from loadstar.source.discovery import current_file
-from loadstar.telemetry import logs, report
-from loadstar.warehouse import ledger
-from loadstar.warehouse.catalog import describe_table
-from loadstar.warehouse.connection import Connection
-from loadstar.warehouse.session import Session
+from loadstar.telemetry import logs
+from loadstar.warehouse import Status, Warehouse
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,33 +42,31 @@ def replay(
     would break a guarantee and ``force`` is not given.
     """
     bucket = settings.require_bucket()
-    run_id = uuid.uuid4().hex[:12]
-    with logs.bound(run_id=run_id, replay=True), closing(Session(settings)) as session:
-        if not session.open():
+    run_id = new_run_id()
+    with logs.bound(run_id=run_id, replay=True), closing(Warehouse(settings)) as warehouse:
+        if not warehouse.open():
             return None
-        conn, schema = session.conn, settings.ledger_schema
-        ledger.require_replay_columns(conn, schema)
-        found = ledger.entry(conn, schema, bucket, key)
-        if found is None or found.status != ledger.Status.LOADED:
+        warehouse.require_replay_columns()
+        found = warehouse.entry(bucket, key)
+        if found is None or found.status != Status.LOADED:
             state = "not in the ledger" if found is None else f"{found.status}, not loaded"
             raise RefusedError(
                 f"cannot replay {key!r}: it is {state}; `loadstar run` loads pending files"
             )
         spec = settings.table(found.table)
         if not force:
-            _check_safe(conn, schema, bucket, spec, key)
+            _check_safe(warehouse, bucket, spec, key)
         file = current_file(s3, bucket, spec.prefix, key)
         if file is None:
             raise RefusedError(f"cannot replay {key!r}: s3://{bucket}/{key} no longer exists")
-        table = describe_table(conn, spec.name, settings.schema)
-        check_table(spec, table)
-        ctx = RunContext(session, s3, bucket, schema, run_id, progress)
+        table = describe_for_loading(warehouse, spec)
+        ctx = RunContext(warehouse, s3, bucket, run_id, progress)
         outcome = load_file(ctx, spec, table, file, replay=True)
         report.file_outcome(outcome)
         return outcome
 
 
-def _check_safe(conn: Connection, schema: str, bucket: str, spec: TableSpec, key: str) -> None:
+def _check_safe(warehouse: Warehouse, bucket: str, spec: TableSpec, key: str) -> None:
     if spec.kind == "fact" and not spec.version_key:
         raise RefusedError(
             f"cannot replay {key!r}: table {spec.name} has no version_key, so its rows "
@@ -79,7 +74,7 @@ def _check_safe(conn: Connection, schema: str, bucket: str, spec: TableSpec, key
             "to append them anyway"
         )
     if spec.kind == "dimension":
-        newest = ledger.newest_loaded(conn, schema, bucket, spec.name)
+        newest = warehouse.newest_loaded(bucket, spec.name)
         if newest is not None and newest[1] != key:
             raise RefusedError(
                 f"cannot replay {key!r}: {newest[1]!r} was applied to {spec.name} after it, "

@@ -14,8 +14,7 @@ from loadstar.config import Settings, TableSpec
 from loadstar.errors import RefusedError
 from loadstar.source.discovery import current_file
 from loadstar.source.keys import remainder
-from loadstar.warehouse import ledger
-from loadstar.warehouse.connection import open_connection
+from loadstar.warehouse import Status, Warehouse
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -25,33 +24,22 @@ OPERATOR = "operator"
 
 
 def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
-    """Mark ``key`` skipped; the name of its table. `ConfigError` when it cannot be."""
+    """Mark ``key`` skipped; the name of its table. `RefusedError` when it cannot be."""
     bucket = settings.require_bucket()
-    with closing(open_connection(settings)) as conn:
-        ledger.ensure_ledger(conn, settings.ledger_schema)
-        ledger.require_replay_columns(conn, settings.ledger_schema)
-        found = ledger.entry(conn, settings.ledger_schema, bucket, key)
+    with closing(Warehouse(settings)) as warehouse:
+        warehouse.connect()
+        warehouse.ensure_ledger()
+        warehouse.require_replay_columns()
+        found = warehouse.entry(bucket, key)
         if found is None:
             spec = _owner(settings, key)
             file = current_file(s3, bucket, spec.prefix, key)
             if file is None:
                 raise RefusedError(f"cannot skip {key!r}: s3://{bucket}/{key} does not exist")
-            recorded = ledger.record(
-                conn,
-                settings.ledger_schema,
-                bucket,
-                spec.name,
-                file,
-                ledger.Status.SKIPPED,
-                reason,
-                OPERATOR,
-            )
-            if not recorded:
+            if not warehouse.record(bucket, spec.name, file, Status.SKIPPED, reason, OPERATOR):
                 raise RefusedError(f"cannot skip {key!r}: a run loaded it meanwhile")
             return spec.name
-        if found.status == ledger.Status.LOADED or not ledger.skip(
-            conn, settings.ledger_schema, bucket, key, reason
-        ):
+        if found.status == Status.LOADED or not warehouse.skip(bucket, key, reason):
             raise RefusedError(
                 f"cannot skip {key!r}: it is loaded, its rows are in table {found.table}"
             )

@@ -6,26 +6,18 @@ warehouse or the bucket, so it is safe to run beside a load.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-from loadstar.config import Settings, TableSpec
+from loadstar.config import TableSpec
 from loadstar.errors import LoadstarError
-from loadstar.run.pending import Pending, pending_files
+from loadstar.run.prepare import prepare_table
 from loadstar.source.discovery import SourceFile
-from loadstar.source.s3 import list_objects
-from loadstar.warehouse import ledger
-from loadstar.warehouse.connection import Connection, open_connection
+from loadstar.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-_NOTHING = ledger.Known(files={}, applied=None)
 
 
 @dataclass
@@ -69,48 +61,23 @@ class TableStatus:
         }
 
 
-@contextmanager
-def read_only(settings: Settings) -> Iterator[Connection]:
-    """A warehouse connection that cannot write, even by mistake."""
-    with closing(open_connection(settings)) as conn:
-        # The connection is in autocommit, where psycopg's read_only does not
-        # apply; the server-side default covers every statement.
-        conn.execute("SET default_transaction_read_only = on")
-        yield conn
-
-
-def known(conn: Connection, settings: Settings, bucket: str, spec: TableSpec) -> ledger.Known:
-    if not ledger.exists(conn, settings.ledger_schema):
-        return _NOTHING
-    return ledger.known_files(conn, settings.ledger_schema, bucket, spec.name)
-
-
-def pending(
-    conn: Connection, s3: S3Client, settings: Settings, bucket: str, spec: TableSpec
-) -> Pending:
-    """What the next run would find for the table."""
-    listing = list_objects(s3, bucket, spec.prefix)
-    return pending_files(spec.kind, spec.prefix, listing, known(conn, settings, bucket, spec))
-
-
-def table_status(
-    conn: Connection, s3: S3Client, settings: Settings, bucket: str, spec: TableSpec
-) -> TableStatus:
+def table_status(warehouse: Warehouse, s3: S3Client, bucket: str, spec: TableSpec) -> TableStatus:
     """Where one table stands; a table that cannot be read says why in ``error``."""
     status = TableStatus(table=spec.name, kind=spec.kind)
     try:
-        known_files = _NOTHING
-        if ledger.exists(conn, settings.ledger_schema):
-            totals = ledger.totals(conn, settings.ledger_schema, bucket, spec.name)
+        totals = warehouse.totals(bucket, spec.name)
+        if totals is not None:
             status.files_loaded, status.rows_written = totals.files_loaded, totals.rows_written
             status.newest_key, status.newest_instant = totals.newest_key, totals.newest_instant
             status.failed, status.skipped = totals.failed, totals.skipped
-            known_files = ledger.known_files(conn, settings.ledger_schema, bucket, spec.name)
-        listing = list_objects(s3, bucket, spec.prefix)
-        todo = pending_files(spec.kind, spec.prefix, listing, known_files)
-    except (LoadstarError, psycopg.Error) as exc:
+        prepared = prepare_table(warehouse, s3, bucket, spec)
+    except LoadstarError as exc:
+        if exc.scope == "run":
+            raise
         status.error = str(exc)
         return status
-    status.pending = todo.to_load
-    status.reported = [(file.key, reason) for file, reason in todo.reported]
+    status.pending = prepared.pending.to_load
+    status.reported = [(file.key, reason) for file, reason in prepared.pending.reported]
+    if prepared.problem is not None:
+        status.error = str(prepared.problem)
     return status

@@ -1,7 +1,10 @@
 """Loading one file: S3 object → Parquet batches → typed batches → warehouse, once.
 
 The file's rows and its ledger row commit in one transaction; anything that
-goes wrong rolls both back and the failure is recorded on its own.
+goes wrong rolls both back. What happens next depends on the failure's scope:
+a bad file is recorded as failed and the run goes on; a transient failure is
+tried again; a table's or the run's problem is raised for the pipeline to
+handle at its level, blaming no file.
 """
 
 from __future__ import annotations
@@ -20,51 +23,41 @@ from loadstar import retry
 from loadstar.config import TableSpec
 from loadstar.errors import (
     BadFileError,
-    ConfigError,
     FileChangedError,
-    ServiceUnavailableError,
+    LoadstarError,
+    TableError,
     TransientError,
 )
+from loadstar.run import report
 from loadstar.run.summary import FileOutcome
 from loadstar.shape.casting import cast_batch
 from loadstar.shape.mapping import LoadPlan, plan_columns
+from loadstar.shape.table import TableInfo
 from loadstar.source.discovery import SourceFile
 from loadstar.source.parquet import ParquetSource
-from loadstar.source.s3 import head_object, open_object, tag_loaded
-from loadstar.telemetry import logs, report
-from loadstar.warehouse import ledger
-from loadstar.warehouse.catalog import TableInfo
-from loadstar.warehouse.connection import Connection
-from loadstar.warehouse.errors import is_transient
-from loadstar.warehouse.session import Session
-from loadstar.warehouse.write import WriteResult, write_rows
+from loadstar.source.s3 import DELETED_AFTER_LISTING, head_object, open_object, tag_loaded
+from loadstar.telemetry import logs
+from loadstar.warehouse import Status, Warehouse, WriteResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-Progress = Callable[[str, SourceFile, int, int], None]
-"""Told (table, file, rows done, rows in the file) after each batch a file loads."""
+Progress = Callable[[str, str, int, int, int], None]
+"""Told (table, key, bytes, rows done, rows in the file) after each batch a file loads."""
 
 
 @dataclass(frozen=True)
 class RunContext:
-    session: Session
+    warehouse: Warehouse
     s3: S3Client
     bucket: str
-    ledger_schema: str
     run_id: str
     progress: Progress | None = None
 
-    @property
-    def conn(self) -> Connection:
-        return self.session.conn
-
-    def record(self, spec: TableSpec, file: SourceFile, status: ledger.Status, reason: str) -> None:
+    def record(self, spec: TableSpec, file: SourceFile, status: Status, reason: str) -> None:
         """Note in the ledger a file that did not load, and why."""
-        ledger.record(
-            self.conn, self.ledger_schema, self.bucket, spec.name, file, status, reason, self.run_id
-        )
+        self.warehouse.record(self.bucket, spec.name, file, status, reason, self.run_id)
 
 
 def typed_batches(batches: Iterator[pa.RecordBatch], plan: LoadPlan) -> Iterator[pa.RecordBatch]:
@@ -82,10 +75,11 @@ def load_with_retries(
     file: SourceFile,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FileOutcome:
-    """Load one file; a transient failure (connection lost, S3 failing) is tried again.
+    """Load one file; a transient failure (connection lost, a deadlock) is tried again.
 
     A bad file is not: it would fail the same way. Raises `LockLostError` when
-    the connection had to be replaced and another run holds the lock now.
+    the connection had to be replaced and another run holds the lock now, and
+    the table's or the run's errors as they come.
     """
     delays = retry.FILE.delays()
     attempt = 1
@@ -106,7 +100,7 @@ def load_with_retries(
         )
         attempt += 1
         sleep(delay)
-        ctx.session.ensure()
+        ctx.warehouse.ensure()
         if outcome.refreshed is not None:
             file = outcome.refreshed
 
@@ -137,21 +131,28 @@ def load_file(
     except FileChangedError as exc:
         current = _current(ctx, file)
         if current is None:
-            outcome.status, outcome.reason = "vanished", f"deleted after it was listed ({exc})"
+            outcome.status, outcome.reason = "vanished", DELETED_AFTER_LISTING
         else:
             # Overwritten since the listing: load the new bytes, under their ETag.
             outcome.status, outcome.reason = "failed", f"file {file.key!r}: {exc}"
             outcome.transient, outcome.refreshed = True, current
+    except (BadFileError, TransientError) as exc:
+        outcome.status, outcome.reason = "failed", _reason(exc, file, table)
+        outcome.cause = exc.cause_fields
+        outcome.transient = isinstance(exc, TransientError)
+        _record_failure(ctx, spec, file, outcome)
+    except LoadstarError:
+        raise
     except Exception as exc:
-        # A bad file, a lost connection, even a defect: this file's failure
-        # only. The other files and tables load; the run reports it loudly.
-        reason = _reason(exc, file, table)
-        outcome.status, outcome.reason = "failed", reason
-        # boto3 has already retried S3's own failures with backoff.
-        outcome.unavailable = isinstance(exc, ServiceUnavailableError)
-        outcome.transient = is_transient(exc) and not outcome.unavailable
-        if ctx.session.healthy:
-            ctx.record(spec, file, ledger.Status.FAILED, reason)
+        # Nobody foresaw this one: a defect, or an input nobody imagined. The
+        # file may be innocent, so the table stops and names it; none is blamed.
+        raise TableError(
+            f"file {file.key!r}, table {table.qualified_name}: unexpected "
+            f"{type(exc).__name__}: {exc}",
+            table=spec.name,
+            hint="this is loadstar's defect or an input it does not know; "
+            "`loadstar skip` the file if it is bad, and report the traceback",
+        ) from exc
     else:
         if result is None:
             outcome.status = "already_loaded"
@@ -174,27 +175,24 @@ def _load(
         batches = typed_batches(source.batches(), plan)
         if ctx.progress is not None:
             batches = _reporting(batches, ctx.progress, spec.name, file, source.num_rows)
-        with ctx.conn.transaction():
-            if replay:
-                claimed = ledger.claim_replay(ctx.conn, ctx.ledger_schema, ctx.bucket, file)
-            else:
-                claimed = ledger.claim(
-                    ctx.conn, ctx.ledger_schema, ctx.bucket, spec.name, file, ctx.run_id
-                )
-            if not claimed:
-                return None
-            result = write_rows(ctx.conn, plan, batches)
-            if not replay:
-                # A replay keeps what the first load recorded; it only counts itself.
-                ledger.mark_loaded(
-                    ctx.conn,
-                    ctx.ledger_schema,
-                    ctx.bucket,
-                    file.key,
-                    result.rows_in,
-                    result.rows_written,
-                )
-    return result
+        return ctx.warehouse.load_file(plan, batches, ctx.bucket, file, ctx.run_id, replay=replay)
+
+
+def _record_failure(
+    ctx: RunContext, spec: TableSpec, file: SourceFile, outcome: FileOutcome
+) -> None:
+    """Record the failure in the ledger, when the connection still stands.
+
+    Losing the connection while recording is one more transient failure: the
+    file is tried again on a new connection, and recorded then.
+    """
+    if not ctx.warehouse.healthy:
+        return
+    try:
+        ctx.record(spec, file, Status.FAILED, outcome.reason or "")
+    except TransientError as exc:
+        outcome.transient = True
+        logs.event("record_failed", logging.WARNING, table=spec.name, key=file.key, error=str(exc))
 
 
 def _current(ctx: RunContext, file: SourceFile) -> SourceFile | None:
@@ -206,19 +204,18 @@ def _current(ctx: RunContext, file: SourceFile) -> SourceFile | None:
     return dataclasses.replace(file, etag=etag, size=size)
 
 
-def _reason(exc: Exception, file: SourceFile, table: TableInfo) -> str:
+def _reason(exc: LoadstarError, file: SourceFile, table: TableInfo) -> str:
     if isinstance(exc, BadFileError):
         return str(exc.located(key=file.key, table=table.qualified_name))
-    kind = "" if isinstance(exc, ConfigError | TransientError) else f"{type(exc).__name__}: "
-    return f"file {file.key!r}, table {table.qualified_name}: {kind}{exc}"
+    return f"file {file.key!r}, table {table.qualified_name}: {exc}"
 
 
 def _reporting(
     batches: Iterator[pa.RecordBatch], progress: Progress, table: str, file: SourceFile, total: int
 ) -> Iterator[pa.RecordBatch]:
     done = 0
-    progress(table, file, done, total)
+    progress(table, file.key, file.size, done, total)
     for batch in batches:
         yield batch
         done += batch.num_rows
-        progress(table, file, done, total)
+        progress(table, file.key, file.size, done, total)

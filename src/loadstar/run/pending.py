@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from loadstar.config import TableKind
 from loadstar.source.discovery import SourceFile, source_file
 from loadstar.source.s3 import normalise_etag
-from loadstar.warehouse.ledger import Known, Status
+from loadstar.warehouse import Known, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectTypeDef

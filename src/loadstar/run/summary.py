@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from loadstar.source.discovery import SourceFile
+from loadstar.errors import LoadstarError, StopRun
+from loadstar.source.discovery import SourceFile
 
 RunStatus = Literal["loaded", "partial", "failed", "skipped"]
+
+
+def new_run_id() -> str:
+    """The id every line, ledger row and metric of one run or operator action carries."""
+    return uuid.uuid4().hex[:12]
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """An exception as data: its type, message and cause (SQLSTATE or S3 code)."""
+    fields: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, LoadstarError):
+        fields["scope"] = exc.scope
+        fields.update(exc.cause_fields)
+    if isinstance(exc, LoadstarError) and exc.hint:
+        fields["hint"] = exc.hint
+    return fields
 
 
 @dataclass
@@ -25,12 +42,12 @@ class FileOutcome:
     size_bytes: int = 0
     seconds: float = 0.0
     reason: str | None = None
+    cause: dict[str, str] = field(default_factory=dict)
+    """The failure's ``sqlstate`` or ``s3_code``, when it has one."""
     encoding: str | None = None
     foreign_keys: str | None = None
-    unavailable: bool = False
-    """S3 kept failing through every retry: the rest of the run would fail alike."""
     transient: bool = False
-    """Failed for a reason that may pass (a lost connection, S3 failing): worth another try."""
+    """Failed for a reason that may pass (a lost connection, a deadlock): worth another try."""
     refreshed: SourceFile | None = None
     """The file as the bucket holds it now, when it changed while being read."""
 
@@ -44,7 +61,8 @@ class TableSummary:
     failed: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
-    error: str | None = None
+    error: dict[str, Any] | None = None
+    """Why the table stopped (its type, message, hint and cause), when it did."""
     newest_loaded: datetime | None = None
     """Instant of the newest file of the table ever loaded; None when none is, or not known."""
     waiting: dict[str, datetime] | None = None
@@ -71,10 +89,14 @@ class TableSummary:
         elif outcome.status == "failed":
             self.failed.append({"key": outcome.key, "reason": outcome.reason or "unknown"})
         elif outcome.status == "vanished":
-            self.skip(outcome.key, outcome.reason or "deleted after it was listed")
+            self.skip(outcome.key, outcome.reason or "")
 
     def skip(self, key: str, reason: str) -> None:
         self.skipped.append({"key": key, "reason": reason})
+
+    def stop(self, exc: BaseException) -> None:
+        """The table cannot load now: say why; its files wait, none blamed."""
+        self.error = error_fields(exc)
 
 
 @dataclass
@@ -85,15 +107,27 @@ class RunSummary:
     skipped_reason: str | None = None
     stopped_early: bool = False
     stopped_reason: str | None = None
+    error: dict[str, Any] | None = None
+    """What stopped the run as a failure (a run-scoped error), when something did."""
+    exception: BaseException | None = field(default=None, repr=False)
+    """The exception behind ``error``, for a caller that raises it on."""
     not_reached: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def table(self, name: str) -> TableSummary:
         return self.tables.setdefault(name, TableSummary())
 
+    def stop(self, exc: BaseException) -> None:
+        """Nothing more can be done in this run; the tables left wait for the next."""
+        self.stopped_early = True
+        self.stopped_reason = str(exc)
+        if not isinstance(exc, StopRun) or exc.failed:
+            self.error = error_fields(exc)
+            self.exception = exc
+
     @property
     def failed(self) -> bool:
-        return any(t.failed or t.error for t in self.tables.values())
+        return self.error is not None or any(t.failed or t.error for t in self.tables.values())
 
     @property
     def status(self) -> RunStatus:
@@ -115,7 +149,7 @@ class RunSummary:
                 "failed": list(t.failed),
                 "skipped": list(t.skipped),
                 "pending": list(t.pending),
-                **({"error": t.error} if t.error else {}),
+                **({"error": t.error["message"], "error_detail": dict(t.error)} if t.error else {}),
             }
             for name, t in self.tables.items()
         }
@@ -130,6 +164,8 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "tables": tables,
         }
+        if self.error:
+            result["error"] = dict(self.error)
         if self.skipped_reason:
             result["reason"] = self.skipped_reason
         if self.stopped_early:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from loadstar.errors import BadFileError
 from loadstar.shape.mapping import ColumnMap, LoadPlan
-from loadstar.warehouse.catalog import Column
+from loadstar.shape.table import Column
 
 _INTEGERS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64()}
 _FLOATS = {"float4": pa.float32(), "float8": pa.float64()}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from loadstar.config import TableSpec
-from loadstar.errors import BadFileError, ConfigError
-from loadstar.warehouse.catalog import Column, TableInfo
+from loadstar.errors import BadFileError, TableError
+from loadstar.shape.table import Column, TableInfo
 
 # pandas writes a non-default index as extra columns with these names; they
 # carry no data the warehouse asked for.
@@ -55,21 +55,26 @@ class LoadPlan:
 def check_table(spec: TableSpec, table: TableInfo) -> None:
     """Catalogue and warehouse agree on what loading this table needs."""
     if spec.kind == "dimension" and not table.primary_key:
-        raise ConfigError(
-            f"dimension table {table.qualified_name} has no primary key; "
-            "loadstar upserts dimensions on their primary key"
+        raise TableError(
+            f"dimension table {table.qualified_name} has no primary key",
+            table=table.qualified_name,
+            hint="loadstar upserts dimensions on their primary key: add one",
         )
     for name in spec.version_key:
         if table.column(name) is None:
-            raise ConfigError(
+            raise TableError(
                 f"version_key of {spec.name} names column {name!r}, "
-                f"which {table.qualified_name} does not have"
+                f"which {table.qualified_name} does not have",
+                table=table.qualified_name,
+                hint="fix the version_key in the catalogue, or add the column",
             )
     for source, target in spec.rename.items():
         if table.column(target) is None:
-            raise ConfigError(
+            raise TableError(
                 f"rename of {spec.name} maps {source!r} to {target!r}, "
-                f"which {table.qualified_name} does not have"
+                f"which {table.qualified_name} does not have",
+                table=table.qualified_name,
+                hint="fix the rename in the catalogue, or add the column",
             )
 
 

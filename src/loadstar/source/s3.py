@@ -1,29 +1,32 @@
-"""The S3 adapter: a client with deliberate retries, listing, reading, tagging.
+"""The S3 adapter: listing, reading, tagging, and S3's errors as loadstar's.
 
-Any S3 API works through boto3's own ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``
-(moto's server, MinIO, LocalStack).
+Each S3 error becomes a loadstar error of the scope that can fix it: refused
+credentials or a missing bucket stop the run (no request of it can succeed),
+S3 still failing after boto3's retries stops the run too, an object changed
+or deleted since it was listed is the file's, and an object S3 will not hand
+over (archived, say) is a bad file. The error keeps S3's code as ``s3_code``.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from loadstar.aws import MAX_ATTEMPTS
 from loadstar.errors import (
+    AccessDeniedError,
     BadFileError,
     ConfigError,
     FileChangedError,
+    LoadstarError,
     ServiceUnavailableError,
+    TableError,
     TransientError,
 )
 from loadstar.telemetry import logs
@@ -31,74 +34,55 @@ from loadstar.telemetry import logs
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectTypeDef
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
 LOADED_TAG = "loadstar-loaded"
-
-# Standard mode retries throttling (503 SlowDown), 500s and dropped connections
-# with exponential backoff and jitter; four attempts in all keeps a scheduled
-# run from stalling on an outage it cannot outlast; a run that still fails stops
-# and leaves the rest to the next one.
-S3_MAX_ATTEMPTS = 4
-RETRY_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": S3_MAX_ATTEMPTS},
-    connect_timeout=5,
-    read_timeout=60,
-)
+MAX_TAGS = 10
+"""S3 keeps at most ten tags on an object."""
 
 # Objects up to this size stay in memory while they are read; larger ones
 # spill to a temporary file (Lambda's /tmp), so memory stays flat.
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
+DELETED_AFTER_LISTING = "the object was deleted after it was listed"
+"""How every part of loadstar words a file that vanished between listing and reading."""
 
-# boto3's own settings a client is built from; a warm Lambda reuses its
-# clients (building one costs ~70 ms) until any of these changes.
-_CLIENT_ENV = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SESSION_TOKEN",
+# Codes that mean the caller's credentials or role are refused: no request of
+# this run can succeed, whichever table it is for.
+_CREDENTIALS = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AccountProblem",
+    }
+)
+_UNAVAILABLE = frozenset(
+    {"SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable"}
 )
 
 
-def s3_client() -> S3Client:
-    """A client for S3 or whatever ``AWS_ENDPOINT_URL[_S3]`` points boto3 at."""
-    client: S3Client = _client("s3", _client_env())
-    return client
-
-
-def secrets_client() -> SecretsManagerClient:
-    client: SecretsManagerClient = _client("secretsmanager", _client_env())
-    return client
-
-
-def _client_env() -> tuple[str | None, ...]:
-    return tuple(os.environ.get(name) for name in _CLIENT_ENV)
-
-
-@functools.lru_cache(maxsize=8)
-def _client(service: str, env: tuple[str | None, ...]) -> Any:
-    return boto3.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
-
-
-def list_objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[ObjectTypeDef]:
+def list_objects(
+    s3: S3Client, bucket: str, prefix: str, *, start_after: str | None = None
+) -> Iterator[ObjectTypeDef]:
     """Every object under ``prefix``, as the listing describes it, over every page.
 
     Plain listing entries, not objects of loadstar's own: a prefix may hold
     tens of thousands of files already loaded, and those cost only a lookup.
     """
     paginator = s3.get_paginator("list_objects_v2")
+    extra: dict[str, Any] = {"StartAfter": start_after} if start_after else {}
     try:
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **extra):
             yield from page.get("Contents", [])
     except ClientError as exc:
-        raise _classify(exc, bucket=bucket, what=f"listing prefix {prefix!r}") from exc
+        raise classify(exc, bucket=bucket, what=f"listing prefix {prefix!r}", listing=True) from exc
     except BotoCoreError as exc:
         raise TransientError(f"s3://{bucket}: listing prefix {prefix!r} failed: {exc}") from exc
 
@@ -127,9 +111,9 @@ def open_object(s3: S3Client, bucket: str, key: str, *, etag: str | None = None)
             raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
         if _denied_because_gone(s3, bucket, key, exc):
             raise FileChangedError(
-                f"s3://{bucket}: reading {key!r}: the object was deleted after it was listed"
+                f"s3://{bucket}: reading {key!r}: {DELETED_AFTER_LISTING}", s3_code=_code(exc)
             ) from exc
-        raise _classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
+        raise classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
     except (BotoCoreError, OSError) as exc:
         spool.close()
         raise TransientError(f"s3://{bucket}/{key}: read failed: {exc}") from exc
@@ -178,7 +162,7 @@ class RangedObject(io.RawIOBase):
             )
             data = response["Body"].read()
         except ClientError as exc:
-            raise _classify(exc, bucket=self._bucket, what=f"reading {self._key!r}") from exc
+            raise classify(exc, bucket=self._bucket, what=f"reading {self._key!r}") from exc
         except BotoCoreError as exc:
             raise TransientError(f"s3://{self._bucket}/{self._key}: read failed: {exc}") from exc
         view[: len(data)] = data
@@ -195,19 +179,33 @@ def head_object(s3: S3Client, bucket: str, key: str) -> tuple[str, int] | None:
             s3, bucket, key, exc
         ):
             return None
-        raise _classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
+        raise classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
     except BotoCoreError as exc:
         raise TransientError(f"s3://{bucket}/{key}: head failed: {exc}") from exc
     return normalise_etag(head["ETag"]), head["ContentLength"]
 
 
 def tag_loaded(s3: S3Client, bucket: str, key: str, value: str) -> bool:
-    """Mark an object loaded, keeping its other tags. Best effort: the ledger is the truth."""
+    """Mark an object loaded, keeping every tag of its own. Best effort: the ledger is the truth.
+
+    An object that already carries S3's ten tags keeps them all and goes
+    unmarked; a user's tag is worth more than loadstar's mark.
+    """
     try:
         existing = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
         tags = [t for t in existing if t["Key"] != LOADED_TAG]
+        if len(tags) >= MAX_TAGS:
+            logs.event(
+                "tag_skipped",
+                logging.INFO,
+                bucket=bucket,
+                key=key,
+                reason=f"the object already has {len(tags)} tags, S3's limit; "
+                "its own tags are kept and the ledger records the load",
+            )
+            return False
         tags.append({"Key": LOADED_TAG, "Value": value})
-        s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tags[-10:]})
+        s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tags})
     except (ClientError, BotoCoreError) as exc:
         logs.event("tag_failed", logging.WARNING, bucket=bucket, key=key, error=str(exc))
         return False
@@ -241,21 +239,33 @@ def _denied_because_gone(s3: S3Client, bucket: str, key: str, exc: ClientError) 
     return not any(item["Key"] == key for item in listed)
 
 
-def _classify(exc: ClientError, *, bucket: str, what: str) -> Exception:
+def classify(exc: ClientError, *, bucket: str, what: str, listing: bool = False) -> LoadstarError:
+    """The loadstar error for an S3 error met while ``what`` (listing or reading)."""
     error: dict[str, Any] = dict(exc.response.get("Error", {}))
     code = _code(exc)
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     where = f"s3://{bucket}: {what}"
+    shown = code or str(status)
     if code == "NoSuchBucket":
-        return ConfigError(f"{where}: bucket {bucket!r} does not exist")
-    if code in ("AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-        return ConfigError(f"{where}: access denied ({code}); check the role's S3 permissions")
-    if code in ("PreconditionFailed", "412") or status == 412:
-        return FileChangedError(f"{where}: the object changed after it was listed")
-    if code in ("NoSuchKey", "404") or status == 404:
-        return FileChangedError(f"{where}: the object was deleted after it was listed")
-    if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout", "InternalError"):
-        return ServiceUnavailableError(
-            f"{where}: {code or status}, still after {S3_MAX_ATTEMPTS} attempts"
+        return ConfigError(
+            f"{where}: bucket {bucket!r} does not exist; check LOADSTAR_BUCKET or --bucket",
+            s3_code=code,
         )
-    return BadFileError(f"{where}: {code or status}: {error.get('Message', '')}")
+    if code in _CREDENTIALS or (status == 403 and not code):
+        return AccessDeniedError(
+            f"{where}: S3 refused the request ({shown}); check the role's S3 permissions "
+            "and that its credentials have not expired",
+            s3_code=shown,
+        )
+    if code in ("PreconditionFailed", "412") or status == 412:
+        return FileChangedError(f"{where}: the object changed after it was listed", s3_code=shown)
+    if code in ("NoSuchKey", "404") or status == 404:
+        return FileChangedError(f"{where}: {DELETED_AFTER_LISTING}", s3_code=shown)
+    if status >= 500 or code in _UNAVAILABLE:
+        return ServiceUnavailableError(
+            f"{where}: {shown}, still after {MAX_ATTEMPTS} attempts", s3_code=shown
+        )
+    message = f"{where}: {shown}: {error.get('Message', '')}".rstrip(": ")
+    if listing:
+        return TableError(message, hint="check the table's prefix and the bucket", s3_code=shown)
+    return BadFileError(message, s3_code=shown)

@@ -42,6 +42,7 @@ class JsonFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info and record.exc_info[1] is not None:
             line["exception"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
@@ -140,5 +141,8 @@ def _format_from_env() -> LogFormat | None:
     return None
 
 
-def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
-    log.log(level, name, extra={"fields": fields})
+def event(
+    name: str, level: int = logging.INFO, *, exc_info: BaseException | None = None, **fields: Any
+) -> None:
+    """One line: the event's name and its fields; with ``exc_info``, the exception too."""
+    log.log(level, name, extra={"fields": fields}, exc_info=exc_info)

@@ -6,8 +6,6 @@ import sys
 import time
 from typing import TextIO
 
-from loadstar.source.discovery import SourceFile
-
 _BAR = 24
 _REDRAW_SECONDS = 0.1
 
@@ -19,24 +17,24 @@ class TerminalProgress:
         self.stream = stream or sys.stderr
         self._drawn = 0.0
 
-    def __call__(self, table: str, file: SourceFile, done: int, total: int) -> None:
+    def __call__(self, table: str, key: str, size: int, done: int, total: int) -> None:
         now = time.monotonic()
         # Redrawing per batch would cost more than the batch on a slow terminal.
         if 0 < done < total and now - self._drawn < _REDRAW_SECONDS:
             return
         self._drawn = now
-        self.stream.write("\r\x1b[K" + render(table, file, done, total))
+        self.stream.write("\r\x1b[K" + render(table, key, size, done, total))
         self.stream.flush()
 
 
-def render(table: str, file: SourceFile, done: int, total: int) -> str:
+def render(table: str, key: str, size: int, done: int, total: int) -> str:
+    """``dim_staff staff-….parquet [####    ] 50% 10/20 rows, 0.1/0.2 MB``."""
     fraction = done / total if total else 1.0
     bar = "#" * round(fraction * _BAR)
-    name = file.key.rsplit("/", 1)[-1]
+    name = key.rsplit("/", 1)[-1]
     return (
         f"{table} {name} [{bar:<{_BAR}}] {fraction:4.0%} "
-        f"{done:,}/{total:,} rows, {_megabytes(file.size * fraction)}"
-        f"/{_megabytes(file.size)}"
+        f"{done:,}/{total:,} rows, {_megabytes(size * fraction)}/{_megabytes(size)}"
     )
 
 

@@ -6,102 +6,21 @@ the configured schema (or the first schema of the search path that has it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from psycopg import sql
 
-from loadstar.errors import ConfigError
+from loadstar.errors import TableError
+from loadstar.shape.table import Column, ForeignKey, TableInfo
 from loadstar.warehouse.connection import Connection
 
 
-@dataclass(frozen=True)
-class Column:
-    """One column of a warehouse table."""
-
-    name: str
-    base_type: str
-    """The type's internal name (``int4``, ``numeric``, ``varchar``); a domain's base type."""
-    declared: str
-    """The type as PostgreSQL prints it, e.g. ``numeric(10,2)``."""
-    not_null: bool
-    has_default: bool
-    generated: bool
-    """Filled by the warehouse: identity, serial (a nextval default) or a generated column."""
-    typmod: int = -1
-
-    @property
-    def precision(self) -> int | None:
-        if self.base_type == "numeric" and self.typmod >= 4:
-            return ((self.typmod - 4) >> 16) & 0xFFFF
-        return None
-
-    @property
-    def scale(self) -> int | None:
-        if self.base_type == "numeric" and self.typmod >= 4:
-            scale = (self.typmod - 4) & 0xFFFF
-            # numeric scales are stored as an 11-bit two's complement number.
-            return scale - 0x800 if scale & 0x400 else scale
-        return None
-
-    @property
-    def max_length(self) -> int | None:
-        if self.base_type in ("varchar", "bpchar") and self.typmod >= 4:
-            return self.typmod - 4
-        return None
+def table_identifier(table: TableInfo) -> sql.Identifier:
+    return sql.Identifier(table.schema, table.name)
 
 
-@dataclass(frozen=True)
-class ForeignKey:
-    """A foreign key of the table: its columns and the key they reference."""
-
-    name: str
-    columns: tuple[str, ...]
-    ref_schema: str
-    ref_table: str
-    ref_columns: tuple[str, ...]
-    match_simple: bool
-    """MATCH SIMPLE, the default: a row with any NULL in the key is not checked."""
-
-    @property
-    def ref_identifier(self) -> sql.Identifier:
-        return sql.Identifier(self.ref_schema, self.ref_table)
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """A warehouse table as the catalogue describes it."""
-
-    schema: str
-    name: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    foreign_keys: Mapping[str, ForeignKey] = field(default_factory=lambda: MappingProxyType({}))
-    indexes: tuple[tuple[str, ...], ...] = ()
-    """Key columns of each valid btree index, in index order."""
-    unique_keys: tuple[frozenset[str], ...] = ()
-    """Column sets that a unique index (no predicate, not deferred) keeps unique."""
-    has_triggers: bool = False
-    """User triggers or rules: rows must go through them one by one."""
-
-    @property
-    def identifier(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, self.name)
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def has_index_for(self, columns: tuple[str, ...]) -> bool:
-        """Whether an index can find rows by equality on ``columns``."""
-        return any(index[0] in columns for index in self.indexes)
-
-    def column(self, name: str) -> Column | None:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        return None
+def ref_identifier(fk: ForeignKey) -> sql.Identifier:
+    return sql.Identifier(fk.ref_schema, fk.ref_table)
 
 
 _FIND_TABLE = sql.SQL("""
@@ -183,10 +102,11 @@ def describe_table(conn: Connection, name: str, schema: str | None) -> TableInfo
         found = cur.fetchone()
         if found is None:
             where = f"schema {schema!r}" if schema else "any schema of the search path"
-            raise ConfigError(
-                f"table {name!r} does not exist in {where}; create it "
-                "(`loadstar init-db` creates the Terrific Totes warehouse) "
-                "or fix the table catalogue"
+            raise TableError(
+                f"table {name!r} does not exist in {where}",
+                table=name,
+                hint="create it (`loadstar init-db` creates the Terrific Totes warehouse) "
+                "or fix the table catalogue",
             )
         table_schema, oid = str(found[0]), found[1]
         cur.execute(_COLUMNS, {"oid": oid})

@@ -42,7 +42,7 @@ def resolve_conninfo(
         return settings.database_url
     if settings.db_secret:
         if secrets is None:
-            from loadstar.source.s3 import secrets_client
+            from loadstar.aws import secrets_client
 
             secrets = secrets_client
         return _conninfo_from_secret(secrets(), settings.db_secret)
@@ -128,7 +128,7 @@ def _conninfo_from_secret(client: SecretsManagerClient, secret_id: str) -> str:
     if not isinstance(fields, dict):
         raise ConfigError(f"secret {secret_id!r} is not a JSON object")
     user = fields.get("username", fields.get("user"))
-    missing = [k for k in ("host", "password") if not fields.get(k)]
+    missing = [] if fields.get("host") else ["host"]
     if not user:
         missing.append("username")
     if missing:
@@ -136,9 +136,12 @@ def _conninfo_from_secret(client: SecretsManagerClient, secret_id: str) -> str:
     params: dict[str, Any] = {
         "host": fields["host"],
         "user": user,
-        "password": fields["password"],
         "dbname": fields.get("dbname") or fields.get("database") or "postgres",
     }
+    # An empty or absent password is valid (trust, IAM or certificate
+    # authentication): libpq gets what is there and the server decides.
+    if fields.get("password"):
+        params["password"] = str(fields["password"])
     if fields.get("port"):
         params["port"] = str(fields["port"])
     for optional in ("sslmode", "sslrootcert"):

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from loadstar.warehouse.catalog import Column
+from loadstar.shape.table import Column
 
 _pgpq: Any
 try:  # without a pgpq wheel for the platform, CSV is used

@@ -1,8 +1,14 @@
-"""The one place where PostgreSQL errors become loadstar errors.
+"""The one place where PostgreSQL errors become loadstar errors, with their scope.
 
-Decided by SQLSTATE, never by message text: connection loss, server restarts
-and serialization failures are transient (worth trying again); data and
-constraint errors are terminal for the file that caused them.
+Decided by SQLSTATE, never by message text:
+
+- transient (connection loss, restarts, serialization failures, deadlocks):
+  worth trying the same file again;
+- the file's own data (classes 21, 22, 23, 44, and P0 for a trigger's
+  ``RAISE``): the file is bad, terminal for it;
+- everything else (a privilege, a missing column or function, a read-only
+  server, a full disk, a statement timeout, an internal error): the table's
+  problem. No file is blamed for what no file can fix.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ import re
 
 import psycopg
 
-from loadstar.errors import BadFileError, ConfigError, LoadstarError, TransientError
-from loadstar.warehouse.catalog import TableInfo
+from loadstar.errors import BadFileError, LoadstarError, StopRun, TableError, TransientError
+from loadstar.shape.table import TableInfo
 
 TRANSIENT_CLASSES = ("08",)  # connection exception
 TRANSIENT_STATES = frozenset(
@@ -24,11 +30,30 @@ TRANSIENT_STATES = frozenset(
         "40P01",  # deadlock_detected
         "53300",  # too_many_connections
         "55P03",  # lock_not_available
-        "57014",  # query_canceled (statement_timeout, a cancel)
     }
 )
-DATA_CLASSES = ("22", "23", "P0", "21")  # data, integrity, PL/pgSQL raise, cardinality
-CONFIG_CLASSES = ("42", "28", "3D", "3F", "0A")
+DATA_CLASSES = ("22", "23", "21", "44", "P0")  # data, integrity, cardinality, check option, raise
+
+# What to do about a table-scoped error, by SQLSTATE (then by class).
+_HINTS = {
+    "42501": "grant the loader role the privileges README 'Security' lists",
+    "25006": "the warehouse is read-only (a standby, or default_transaction_read_only): "
+    "point loadstar at the primary",
+    "57014": "a statement ran past statement_timeout: raise the role's statement_timeout, "
+    "or load smaller files",
+    "53100": "the warehouse's disk is full: free space on the server",
+    "53200": "the warehouse ran out of memory: check the server",
+    "42P01": "the table is missing: create it, or fix the catalogue",
+    "42703": "a column is missing: add it to the table, or fix the catalogue",
+    "42883": "a function the table uses (a trigger, a default) is missing: check the table",
+}
+_CLASS_HINTS = {
+    "42": "the table differs from what loading it needs: check the table and the catalogue",
+    "53": "the warehouse is out of a resource: check the server",
+    "58": "the warehouse's server failed (I/O): check its log",
+    "XX": "the warehouse reported an internal error: check its log",
+}
+_DEFAULT_HINT = "check the warehouse's log for this SQLSTATE"
 
 # COPY reports where a value failed in its context line; only the column name
 # is taken from it, to name the column in the error.
@@ -47,22 +72,45 @@ def is_transient(exc: BaseException) -> bool:
     return state.startswith(TRANSIENT_CLASSES) or state in TRANSIENT_STATES
 
 
+def hint_for(sqlstate: str | None) -> str:
+    """What an operator can do about a table-scoped error with this SQLSTATE."""
+    state = sqlstate or ""
+    return _HINTS.get(state) or _CLASS_HINTS.get(state[:2], _DEFAULT_HINT)
+
+
 def classify(exc: psycopg.Error, *, table: TableInfo | None = None) -> LoadstarError:
     """The loadstar error for a driver error raised while loading into ``table``."""
+    state = exc.sqlstate
     if is_transient(exc):
-        return TransientError(f"warehouse connection problem: {_describe(exc)}")
-    state = exc.sqlstate or ""
-    if state.startswith(DATA_CLASSES):
+        return TransientError(f"warehouse connection problem: {_describe(exc)}", sqlstate=state)
+    name = table.qualified_name if table else None
+    if (state or "").startswith(DATA_CLASSES):
         return BadFileError(
             f"the warehouse rejected the rows: {_describe(exc)}",
-            table=table.qualified_name if table else None,
+            table=name,
             column=_column(exc, table),
+            sqlstate=state,
         )
-    if state.startswith(CONFIG_CLASSES):
-        return ConfigError(f"the warehouse refused the load ({state}): {_describe(exc)}")
-    return BadFileError(
-        f"the warehouse failed the load ({state or 'no SQLSTATE'}): {_describe(exc)}",
-        table=table.qualified_name if table else None,
+    where = f"table {name}: " if name else ""
+    return TableError(
+        f"{where}the warehouse refused the load ({state or 'no SQLSTATE'}): {_describe(exc)}",
+        table=name,
+        hint=hint_for(state),
+        sqlstate=state,
+    )
+
+
+def classify_ledger(exc: psycopg.Error, schema: str) -> LoadstarError:
+    """The loadstar error for a driver error in the ledger: every table needs it."""
+    if is_transient(exc):
+        return TransientError(
+            f"warehouse connection problem: {_describe(exc)}", sqlstate=exc.sqlstate
+        )
+    state = exc.sqlstate or "no SQLSTATE"
+    return StopRun(
+        f"the ledger in schema {schema!r} refused a statement ({state}): {_describe(exc)}",
+        hint=hint_for(exc.sqlstate),
+        sqlstate=exc.sqlstate,
     )
 
 

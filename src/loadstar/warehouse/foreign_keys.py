@@ -27,7 +27,8 @@ from psycopg import sql
 
 from loadstar.errors import BadFileError
 from loadstar.shape.mapping import LoadPlan
-from loadstar.warehouse.catalog import ForeignKey
+from loadstar.shape.table import ForeignKey
+from loadstar.warehouse.catalog import ref_identifier
 from loadstar.warehouse.connection import Connection
 
 Cursor = psycopg.Cursor[tuple[object, ...]]
@@ -126,7 +127,7 @@ def _check_one(cur: Cursor, plan: LoadPlan, fk: ForeignKey, values: pa.Table) ->
         sql.SQL(
             "SELECT count(*) FROM (SELECT FROM {ref} AS r JOIN ({wanted}) AS w ON {match} "
             "FOR KEY SHARE OF r) AS locked"
-        ).format(ref=fk.ref_identifier, wanted=wanted, match=match),
+        ).format(ref=ref_identifier(fk), wanted=wanted, match=match),
         arrays,
     )
     row = cur.fetchone()
@@ -136,7 +137,7 @@ def _check_one(cur: Cursor, plan: LoadPlan, fk: ForeignKey, values: pa.Table) ->
         sql.SQL(
             "SELECT count(*) OVER (), w.* FROM ({wanted}) AS w "
             "WHERE NOT EXISTS (SELECT FROM {ref} AS r WHERE {match}) LIMIT 1"
-        ).format(wanted=wanted, ref=fk.ref_identifier, match=match),
+        ).format(wanted=wanted, ref=ref_identifier(fk), match=match),
         arrays,
     )
     missing, *example = cur.fetchone() or ("some",)

@@ -46,7 +46,7 @@ class Known:
     """(instant, key) of the newest file loaded, if any."""
 
 
-def _table(schema: str) -> sql.Identifier:
+def ledger_table(schema: str) -> sql.Identifier:
     return sql.Identifier(schema, LEDGER_TABLE)
 
 
@@ -70,7 +70,7 @@ def ensure_ledger(conn: Connection, schema: str) -> None:
         if not has_replay_columns(conn, schema):
             try:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(_ADD_REPLAY_COLUMNS.format(table=_table(schema)))
+                    cur.execute(_ADD_REPLAY_COLUMNS.format(table=ledger_table(schema)))
             except psycopg.errors.InsufficientPrivilege:
                 logs.event(
                     "ledger_outdated",
@@ -139,7 +139,7 @@ def ledger_ddl(schema: str) -> sql.Composed:
             PRIMARY KEY (bucket, key)
         );
         CREATE INDEX IF NOT EXISTS {index} ON {table} (bucket, table_name, file_instant)
-    """).format(table=_table(schema), index=sql.Identifier(f"{LEDGER_TABLE}_table_idx"))
+    """).format(table=ledger_table(schema), index=sql.Identifier(f"{LEDGER_TABLE}_table_idx"))
 
 
 def try_lock(conn: Connection, schema: str) -> bool:
@@ -152,7 +152,7 @@ def try_lock(conn: Connection, schema: str) -> bool:
 
 def known_files(conn: Connection, schema: str, bucket: str, table: str) -> Known:
     """What the ledger knows of the table's files in the bucket."""
-    where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(_table(schema))
+    where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(ledger_table(schema))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT key, etag, status ") + where, (bucket, table))
         files = {key: (etag, status) for key, etag, status in cur.fetchall()}
@@ -169,7 +169,7 @@ def newest_loaded(
                 SELECT file_instant, key FROM {}
                 WHERE bucket = %s AND table_name = %s AND status = 'loaded'
                 ORDER BY file_instant DESC, key DESC LIMIT 1
-            """).format(_table(schema)),
+            """).format(ledger_table(schema)),
             (bucket, table),
         )
         newest = cur.fetchone()
@@ -197,7 +197,7 @@ def claim(
                     status = 'loaded', attempts = l.attempts + 1, run_id = EXCLUDED.run_id
                 WHERE l.status NOT IN ('loaded', 'skipped')
                 RETURNING 1
-            """).format(table=_table(schema)),
+            """).format(table=ledger_table(schema)),
             (bucket, file.key, table, file.etag, file.size, file.instant, run_id),
         )
         return cur.fetchone() is not None
@@ -214,7 +214,7 @@ def mark_loaded(
                 SET rows_in_file = %s, rows_written = %s, reason = NULL,
                     loaded_at = now(), updated_at = now()
                 WHERE bucket = %s AND key = %s
-            """).format(table=_table(schema)),
+            """).format(table=ledger_table(schema)),
             (rows_in_file, rows_written, bucket, key),
         )
 
@@ -249,7 +249,7 @@ def record(
                 -- a run is still failing the file, stays skipped.
                 WHERE l.status <> 'loaded'
                   AND (l.status <> 'skipped' OR EXCLUDED.status = 'skipped')
-            """).format(table=_table(schema)),
+            """).format(table=ledger_table(schema)),
             (
                 bucket,
                 file.key,
@@ -273,7 +273,7 @@ def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> b
             sql.SQL("""
                 UPDATE {table} SET status = 'skipped', reason = %s, updated_at = now()
                 WHERE bucket = %s AND key = %s AND status <> 'loaded'
-            """).format(table=_table(schema)),
+            """).format(table=ledger_table(schema)),
             (reason, bucket, key),
         )
         return cur.rowcount == 1
@@ -293,106 +293,7 @@ def claim_replay(conn: Connection, schema: str, bucket: str, file: SourceFile) -
                     updated_at = now()
                 WHERE bucket = %s AND key = %s AND status = 'loaded'
                 RETURNING 1
-            """).format(table=_table(schema)),
+            """).format(table=ledger_table(schema)),
             (file.etag, file.size, bucket, file.key),
         )
         return cur.fetchone() is not None
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One file as the ledger holds it."""
-
-    key: str
-    table: str
-    status: str
-    etag: str
-    size_bytes: int
-    file_instant: datetime
-    rows_in_file: int | None
-    rows_written: int | None
-    attempts: int
-    replays: int
-    reason: str | None
-    run_id: str | None
-    updated_at: datetime
-    loaded_at: datetime | None
-
-
-_ENTRY_COLUMNS = sql.SQL(
-    "key, table_name, status, etag, size_bytes, file_instant, rows_in_file, rows_written, "
-    "attempts, replays, reason, run_id, updated_at, loaded_at"
-)
-
-
-def entry(conn: Connection, schema: str, bucket: str, key: str) -> Entry | None:
-    """The ledger's row for one key, if it has one."""
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("SELECT {} FROM {} WHERE bucket = %s AND key = %s").format(
-                _ENTRY_COLUMNS, _table(schema)
-            ),
-            (bucket, key),
-        )
-        row = cur.fetchone()
-    return Entry(*row) if row else None
-
-
-def history(
-    conn: Connection, schema: str, bucket: str, *, table: str | None = None, limit: int = 50
-) -> list[Entry]:
-    """The ledger's rows, most recently changed first."""
-    query = sql.SQL("SELECT {} FROM {} WHERE bucket = %s").format(_ENTRY_COLUMNS, _table(schema))
-    params: list[object] = [bucket]
-    if table is not None:
-        query += sql.SQL(" AND table_name = %s")
-        params.append(table)
-    query += sql.SQL(" ORDER BY updated_at DESC, key DESC LIMIT %s")
-    params.append(limit)
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        return [Entry(*row) for row in cur.fetchall()]
-
-
-@dataclass(frozen=True)
-class Totals:
-    """One table's files in the ledger, summed up."""
-
-    files_loaded: int
-    rows_written: int
-    newest_key: str | None
-    newest_instant: datetime | None
-    failed: list[tuple[str, str]]
-    """(key, reason) of each file whose last attempt failed, oldest first."""
-    skipped: int
-
-
-def totals(conn: Connection, schema: str, bucket: str, table: str) -> Totals:
-    where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(_table(schema))
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("""
-                SELECT count(*) FILTER (WHERE status = 'loaded'),
-                       coalesce(sum(rows_written) FILTER (WHERE status = 'loaded'), 0),
-                       count(*) FILTER (WHERE status = 'skipped')
-            """)
-            + where,
-            (bucket, table),
-        )
-        loaded, rows, skipped = cur.fetchone() or (0, 0, 0)
-        cur.execute(
-            sql.SQL("SELECT key, coalesce(reason, '') ")
-            + where
-            + sql.SQL(" AND status = 'failed' ORDER BY file_instant, key"),
-            (bucket, table),
-        )
-        failed = [(key, reason) for key, reason in cur.fetchall()]
-    newest = newest_loaded(conn, schema, bucket, table)
-    return Totals(
-        files_loaded=loaded,
-        rows_written=int(rows),
-        newest_key=newest[1] if newest else None,
-        newest_instant=newest[0] if newest else None,
-        failed=failed,
-        skipped=skipped,
-    )

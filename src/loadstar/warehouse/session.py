@@ -1,4 +1,11 @@
-"""A run's hold on the warehouse: its connection and the run lock, recovered after a loss.
+"""`Warehouse`: the one door through which runs and operator commands reach PostgreSQL.
+
+It holds a run's connection and its lock, and offers what a load needs and
+nothing of SQL: describe a table, what the ledger knows of a table's files,
+load one file all or nothing, record a file that did not load, and the
+ledger's queries for the operator's commands. Every driver error leaves it as
+a loadstar error with its scope (`loadstar.warehouse.errors`), so the callers
+never see psycopg.
 
 The advisory lock lives and dies with the connection. When the connection is
 lost mid-run (a restart, a failover, ``pg_terminate_backend``) the run
@@ -8,46 +15,79 @@ one stops and leaves the rest to that one.
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 
 import psycopg
+import pyarrow as pa
 
 from loadstar.config import Settings
 from loadstar.errors import LockLostError
-from loadstar.warehouse import ledger
+from loadstar.shape.mapping import LoadPlan
+from loadstar.shape.table import TableInfo
+from loadstar.source.discovery import SourceFile
+from loadstar.warehouse import history, ledger
+from loadstar.warehouse.catalog import describe_table
 from loadstar.warehouse.connection import Connection, open_connection
+from loadstar.warehouse.errors import classify, classify_ledger
+from loadstar.warehouse.history import Entry, Totals
+from loadstar.warehouse.ledger import Known, Status
+from loadstar.warehouse.schema import init_warehouse
+from loadstar.warehouse.write import WriteResult, write_rows
+
+_NOTHING_KNOWN = Known(files={}, applied=None)
 
 
-class Session:
-    def __init__(self, settings: Settings) -> None:
+class Warehouse:
+    """A connection to the warehouse, with or without the run lock.
+
+    ``read_only`` sessions (``status``, ``plan``, ``history``) take no lock,
+    create nothing, and cannot write even by mistake.
+    """
+
+    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
         self.settings = settings
+        self.schema = settings.ledger_schema
+        self.read_only = read_only
         self._conn: Connection | None = None
+
+    # -- the connection and the lock ----------------------------------------------------------
 
     @property
     def conn(self) -> Connection:
-        assert self._conn is not None, "the session is not open"
+        """The live connection, for the warehouse's own modules only."""
+        if self._conn is None:
+            raise RuntimeError("the warehouse session is not open")
         return self._conn
 
     @property
     def healthy(self) -> bool:
         return self._conn is not None and not self._conn.broken and not self._conn.closed
 
-    def open(self) -> bool:
-        """Connect (with retries) and take the run lock; False if another run holds it."""
+    def connect(self) -> None:
+        """Connect (with retries); `ConnectionFailedError` when the warehouse cannot be reached."""
         self._conn = open_connection(self.settings)
-        if not ledger.try_lock(self._conn, self.settings.ledger_schema):
-            return False
-        ledger.ensure_ledger(self._conn, self.settings.ledger_schema)
-        return True
+        if self.read_only:
+            with self._ledger_errors():
+                # The connection is in autocommit, where psycopg's read_only does not
+                # apply; the server-side default covers every statement.
+                self._conn.execute("SET default_transaction_read_only = on")
 
-    def recover(self) -> bool:
-        """After a lost connection: a new one, with the lock; False if the lock is gone."""
-        self.close()
-        return self.open()
+    def open(self) -> bool:
+        """Connect, take the run lock and create the ledger if needed; False if the lock is held."""
+        self.connect()
+        with self._ledger_errors():
+            if not ledger.try_lock(self.conn, self.schema):
+                return False
+            ledger.ensure_ledger(self.conn, self.schema)
+        return True
 
     def ensure(self) -> None:
         """A working connection holding the lock, or `LockLostError`."""
-        if not self.healthy and not self.recover():
+        if self.healthy:
+            return
+        self.close()
+        if not self.open():
             raise LockLostError("the warehouse connection was lost and another run took over")
 
     def close(self) -> None:
@@ -55,3 +95,125 @@ class Session:
             with suppress(psycopg.Error):
                 self._conn.close()
             self._conn = None
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def describe(self, name: str) -> TableInfo:
+        """The table as the warehouse's catalogue has it; `TableError` when it is missing."""
+        try:
+            return describe_table(self.conn, name, self.settings.schema)
+        except psycopg.Error as exc:
+            raise classify(exc) from exc
+
+    def load_file(
+        self,
+        plan: LoadPlan,
+        batches: Iterable[pa.RecordBatch],
+        bucket: str,
+        file: SourceFile,
+        run_id: str,
+        *,
+        replay: bool = False,
+    ) -> WriteResult | None:
+        """The file's rows and its ledger row, in one transaction: all or nothing.
+
+        None when the ledger says the file is loaded already (another run, or
+        an attempt whose commit succeeded though its reply was lost). With
+        ``replay``, the file must be a loaded one, and is loaded again.
+        """
+        conn = self.conn
+        try:
+            with conn.transaction():
+                if replay:
+                    claimed = ledger.claim_replay(conn, self.schema, bucket, file)
+                else:
+                    claimed = ledger.claim(conn, self.schema, bucket, plan.spec.name, file, run_id)
+                if not claimed:
+                    return None
+                result = write_rows(conn, plan, batches)
+                if not replay:
+                    # A replay keeps what the first load recorded; it only counts itself.
+                    ledger.mark_loaded(
+                        conn, self.schema, bucket, file.key, result.rows_in, result.rows_written
+                    )
+            return result
+        except psycopg.Error as exc:
+            raise classify(exc, table=plan.table) from exc
+
+    def create_tables(self, schema: str | None) -> None:
+        """The Terrific Totes star schema's tables (idempotent), in ``schema`` when given."""
+        try:
+            init_warehouse(self.conn, schema)
+        except psycopg.Error as exc:
+            raise classify(exc) from exc
+
+    def write(self, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
+        """Rows that come from no file (`load_to_warehouse`), in one transaction; no ledger."""
+        try:
+            with self.conn.transaction():
+                return write_rows(self.conn, plan, batches)
+        except psycopg.Error as exc:
+            raise classify(exc, table=plan.table) from exc
+
+    # -- the ledger ---------------------------------------------------------------------------
+
+    def ledger_exists(self) -> bool:
+        with self._ledger_errors():
+            return ledger.exists(self.conn, self.schema)
+
+    def ensure_ledger(self) -> None:
+        with self._ledger_errors():
+            ledger.ensure_ledger(self.conn, self.schema)
+
+    def require_replay_columns(self) -> None:
+        with self._ledger_errors():
+            ledger.require_replay_columns(self.conn, self.schema)
+
+    def known_files(self, bucket: str, table: str) -> Known:
+        """What the ledger knows of the table's files (nothing, if there is no ledger yet)."""
+        with self._ledger_errors():
+            if self.read_only and not ledger.exists(self.conn, self.schema):
+                return _NOTHING_KNOWN
+            return ledger.known_files(self.conn, self.schema, bucket, table)
+
+    def newest_loaded(self, bucket: str, table: str) -> tuple[object, str] | None:
+        with self._ledger_errors():
+            return ledger.newest_loaded(self.conn, self.schema, bucket, table)
+
+    def record(
+        self, bucket: str, table: str, file: SourceFile, status: Status, reason: str, run_id: str
+    ) -> bool:
+        """In a transaction of its own: a file that did not load, and why."""
+        with self._ledger_errors():
+            return ledger.record(
+                self.conn, self.schema, bucket, table, file, status, reason, run_id
+            )
+
+    def skip(self, bucket: str, key: str, reason: str) -> bool:
+        with self._ledger_errors():
+            return ledger.skip(self.conn, self.schema, bucket, key, reason)
+
+    def entry(self, bucket: str, key: str) -> Entry | None:
+        with self._ledger_errors():
+            return history.entry(self.conn, self.schema, bucket, key)
+
+    def history(self, bucket: str, *, table: str | None, limit: int) -> list[Entry]:
+        with self._ledger_errors():
+            if not ledger.exists(self.conn, self.schema):
+                return []
+            ledger.require_replay_columns(self.conn, self.schema)
+            return history.history(self.conn, self.schema, bucket, table=table, limit=limit)
+
+    def totals(self, bucket: str, table: str) -> Totals | None:
+        """The table's files in the ledger, summed up; None when there is no ledger yet."""
+        with self._ledger_errors():
+            if not ledger.exists(self.conn, self.schema):
+                return None
+            return history.totals(self.conn, self.schema, bucket, table)
+
+    @contextmanager
+    def _ledger_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise classify_ledger(exc, self.schema) from exc

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from loadstar.errors import BadFileError
 from loadstar.shape.mapping import LoadPlan
+from loadstar.warehouse.catalog import table_identifier
 from loadstar.warehouse.connection import Connection
 from loadstar.warehouse.copy import CopyFormat, copy_batches
 from loadstar.warehouse.errors import classify
@@ -55,7 +56,7 @@ def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatc
         with conn.cursor() as cur:
             if plan.spec.kind == "fact" and not plan.spec.version_key and key_values is None:
                 rows, encoding = copy_batches(
-                    cur, plan.table.identifier, plan.target_columns, batches
+                    cur, table_identifier(plan.table), plan.target_columns, batches
                 )
                 return WriteResult(rows, rows, encoding, checks)
             _create_stage(cur, plan)
@@ -82,7 +83,9 @@ def _create_stage(cur: Cursor, plan: LoadPlan) -> None:
         sql.SQL(
             "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
             "SELECT {columns} FROM {table} WITH NO DATA"
-        ).format(stage=STAGE, columns=_idents(plan.target_names), table=plan.table.identifier)
+        ).format(
+            stage=STAGE, columns=_idents(plan.target_names), table=table_identifier(plan.table)
+        )
     )
 
 
@@ -108,7 +111,7 @@ def _upsert(conn: Connection, cur: Cursor, plan: LoadPlan) -> int:
         "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} "
         "ON CONFLICT ({key}) {action}"
     ).format(
-        table=plan.table.identifier,
+        table=table_identifier(plan.table),
         columns=_idents(columns),
         stage=STAGE,
         key=_idents(key),
@@ -183,7 +186,7 @@ def _run_append(cur: Cursor, plan: LoadPlan, statement: sql.SQL) -> int:
         cur.execute("SET LOCAL enable_mergejoin = off")
     cur.execute(
         statement.format(
-            table=plan.table.identifier,
+            table=table_identifier(plan.table),
             columns=_idents(columns),
             stage=STAGE,
             vk=_idents(version_key),
