@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # terraform fmt (and validate, where a provider mirror is at hand) and checkov
 terraform:

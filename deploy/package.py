@@ -357,13 +357,21 @@ def remove_distribution(site: Path, info: Path) -> None:
             folder.rmdir()
 
 
+LEFT_OUT_OF_THE_ZIP = ("dev",)
+"""loadstar's own packages the Lambda never imports: the local stack, samples and demo."""
+
+
 def copy_loadstar(site: Path) -> None:
-    """The package from this tree, with its data files (the SQL), not its caches."""
-    shutil.copytree(
-        ROOT / "src" / "loadstar",
-        site / "loadstar",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    """The package from this tree, with its data files (the SQL), not its caches or dev/."""
+    source = ROOT / "src" / "loadstar"
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        ignored = set(shutil.ignore_patterns("__pycache__", "*.pyc")(folder, names))
+        if Path(folder) == source:
+            ignored.update(n for n in names if n in LEFT_OUT_OF_THE_ZIP)
+        return ignored
+
+    shutil.copytree(source, site / "loadstar", ignore=ignore)
 
 
 def add_catalogue(site: Path, path: Path) -> None:

@@ -7,18 +7,23 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from mypy_boto3_s3 import S3Client
+from psycopg import sql
 
 from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
 from loadstar.telemetry.logs import LOGGER_NAME, JsonFormatter
+from loadstar.warehouse.ledger import ensure_ledger
 from loadstar.warehouse.schema import init_warehouse
 
 TEMPLATE = "loadstar_template"
+ROLE = "loadstar_loader"
+"""The least-privilege role of the documented snippet, for tests that load as it."""
 EVENTS = Path(__file__).parent / "events"
 
 
@@ -126,3 +131,40 @@ def scheduled_event() -> dict[str, Any]:
     with (EVENTS / "scheduled_event.json").open() as fh:
         event: dict[str, Any] = json.load(fh)
     return event
+
+
+def grants() -> list[str]:
+    """The statements of the documented role snippet, but the role's creation."""
+    text = files("loadstar.warehouse").joinpath("sql/loader_role.sql").read_text()
+    code = "\n".join(line.split("--")[0] for line in text.splitlines())
+    statements = [s.strip() for s in code.split(";") if s.strip()]
+    return [s for s in statements if not s.upper().startswith("CREATE ROLE")]
+
+
+@pytest.fixture(scope="session")
+def role(stack: LocalServices) -> Iterator[str]:
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(ROLE)))
+    yield ROLE
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"):
+            with psycopg.connect(stack.database_url(row[0]), autocommit=True) as other:
+                other.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(ROLE)))
+
+
+@pytest.fixture
+def as_loader(
+    role: str,
+    db: psycopg.Connection[tuple[Any, ...]],
+    database: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    ensure_ledger(db, "loadstar")  # what `loadstar init-db` does, as the administrator
+    for statement in grants():
+        db.execute(statement.encode())
+    url = psycopg.conninfo.make_conninfo(database, user=role)
+    monkeypatch.setenv("LOADSTAR_DATABASE_URL", url)
+    return url

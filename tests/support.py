@@ -10,7 +10,7 @@ import pyarrow as pa
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
-from loadstar.dev.sample import DIMENSION_KEYS, SampleFile, parquet_bytes
+from loadstar.dev.sample import DIMENSION_KEYS, RENAMES, SampleFile, parquet_bytes
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -149,9 +149,6 @@ def warehouse_facts(conn: Conn) -> list[tuple[Any, ...]]:
         sql.SQL(", ").join(sql.Identifier(c) for c in FACT_COLUMNS)
     )
     return sorted(tuple(r) for r in conn.execute(query).fetchall())
-
-
-RENAMES = {"counterparty_legal_phone": "counterparty_legal_phone_number"}
 
 
 def expected_dimensions(files: list[SampleFile]) -> dict[str, list[tuple[Any, ...]]]:

@@ -240,6 +240,34 @@ def test_plan_lists_the_files_waiting_behind_a_table_problem(
     assert staff["files"][0]["size_bytes"] > 0
 
 
+@pytest.mark.parametrize("bad_at", [0, 1])
+def test_plan_shows_the_dimension_files_a_run_holds_back_behind_a_bad_one(
+    bad_at: int, s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stamps = ["2024-05-24 10:00:00", "2024-05-24 11:00:00", "2024-05-24 12:00:00"]
+    keys = [staff_key(s) for s in stamps]
+    for i, key in enumerate(keys):
+        rows = staff([1, 2], department=f"v{i}")
+        put_table(s3, bucket, key, with_value(rows, "staff_id", 1, None) if i == bad_at else rows)
+    code, plan = as_json(capsys, "plan")
+    assert code == EXIT_FAILED
+    planned = next(t for t in plan["tables"] if t["table"] == "dim_staff")["files"]
+    verdicts = [f["problem"] for f in planned]
+    assert all(v is None for v in verdicts[:bad_at])
+    assert "NULL" in verdicts[bad_at]
+    assert verdicts[bad_at + 1 :] == [f"held back: earlier file {keys[bad_at]!r} failed"] * (
+        len(keys) - bad_at - 1
+    )
+    # and the run does exactly that
+    code, summary = as_json(capsys, "run")
+    assert code == EXIT_FAILED
+    table = summary["tables"]["dim_staff"]
+    assert table["loaded"] == keys[:bad_at]
+    assert [f["key"] for f in table["failed"]] == [keys[bad_at]]
+    held = [(s["key"], s["reason"]) for s in table["skipped"]]
+    assert held == [(k, verdicts[bad_at + 1]) for k in keys[bad_at + 1 :]]
+
+
 # -- status, history ---------------------------------------------------------
 
 

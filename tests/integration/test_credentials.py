@@ -179,3 +179,35 @@ def test_no_output_of_a_failing_run_contains_the_password(
     for _, text in outputs:
         assert PASSWORD not in text
         assert WRONG not in text
+
+
+@pytest.mark.parametrize("password", ["", None], ids=["empty", "absent"])
+def test_a_secret_without_a_password_connects_when_the_server_trusts_the_role(
+    password: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    stack: LocalServices,
+    database: str,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+) -> None:
+    # IAM or trust authentication: no password is a valid secret, and libpq
+    # gets what is there for the server to decide.
+    params = psycopg.conninfo.conninfo_to_dict(database)
+    value: dict[str, object] = {
+        "host": params["host"],
+        "port": 5432,
+        "dbname": params["dbname"],
+        "username": params["user"],
+    }
+    if password is not None:
+        value["password"] = password
+    client: SecretsManagerClient = stack.client("secretsmanager")
+    name = f"loadstar/trust/{params['dbname']}/{password is None}"
+    arn = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+    monkeypatch.delenv("LOADSTAR_DATABASE_URL")
+    monkeypatch.setenv("LOADSTAR_DB_SECRET", arn)
+    put_files(s3, bucket, dimension_files())
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert count(db, "dim_staff") == 20

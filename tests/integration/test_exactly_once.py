@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mypy_boto3_s3 import S3Client
+from mypy_boto3_s3.type_defs import TagTypeDef
 
 from loadstar import lambda_handler
 from loadstar.dev.local import LocalServices
@@ -51,6 +54,25 @@ def test_loaded_files_are_tagged_keeping_their_other_tags(s3: S3Client, bucket: 
     tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
     assert tags["owner"] == "transform"
     assert LOADED_TAG in tags
+
+
+@pytest.mark.parametrize("own_tags", [9, 10])
+def test_a_users_tags_are_never_dropped_for_the_loaded_mark(
+    own_tags: int, s3: S3Client, bucket: str, db: Conn, log_lines: Any
+) -> None:
+    key = "dimension/staff-2024-05-24 14:35:22.123456.parquet"
+    put_table(s3, bucket, key, staff([1]))
+    mine: list[TagTypeDef] = [{"Key": f"team-{i}", "Value": str(i)} for i in range(own_tags)]
+    s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": mine})
+    assert lambda_handler({}, None)["files_loaded"] == 1
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    assert {k: v for k, v in tags.items() if k != LOADED_TAG} == {
+        t["Key"]: t["Value"] for t in mine
+    }
+    # with room for it the mark is set; on a full object it is skipped, and said so
+    assert (LOADED_TAG in tags) == (own_tags < 10)
+    assert bool(log_lines.events("tag_skipped")) == (own_tags == 10)
+    assert ledger(db)[key]["status"] == "loaded"  # the ledger is the truth either way
 
 
 def test_deleting_every_tag_loads_nothing_again(s3: S3Client, bucket: str, db: Conn) -> None:

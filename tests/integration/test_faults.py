@@ -333,3 +333,58 @@ def test_version_rows_stay_unique_when_files_repeat_versions(
     put_files(s3, bucket, [late])
     lambda_handler({}, None)
     assert_exact(db, [*files, late])
+
+
+# -- scopes on the S3 side ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "InvalidAccessKeyId", "AccessDenied"])
+def test_refused_s3_credentials_stop_the_run_and_blame_no_file(
+    code: str,
+    proxy: S3FaultProxy,
+    files: list[SampleFile],
+    db: Conn,
+    log_lines: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = 400 if code == "ExpiredToken" else 403
+    proxy.add(Rule("GET", r"list-type=2", "status", times=None, status=status, code=code))
+    with pytest.raises(LoadFailedError) as caught:
+        lambda_handler({}, None)
+    summary = caught.value.summary
+    assert summary["error"]["scope"] == "run"
+    assert summary["error"]["s3_code"] == code
+    assert "check the role's S3 permissions" in summary["error"]["message"]
+    # the first table was reached and stopped; every other waits, none is blamed
+    assert list(summary["tables"]) == ["dim_date"]
+    assert len(summary["tables_not_reached"]) == 6
+    assert summary["files_failed"] == 0
+    assert log_lines.events("file_failed") == []
+    assert log_lines.events("table_failed") == []
+    assert len(log_lines.events("run_finished")) == 1
+    assert '"_aws"' in capsys.readouterr().out
+    assert not ledger(db)
+    proxy.rules.clear()
+    lambda_handler({}, None)
+    assert_exact(db, files)
+
+
+def test_s3_failing_while_a_changed_file_is_looked_up_still_ends_the_run_cleanly(
+    proxy: S3FaultProxy, s3: S3Client, bucket: str, db: Conn, log_lines: Any
+) -> None:
+    key = "dimension/staff-2024-05-24 14:35:22.123456.parquet"
+    put_table(s3, bucket, key, staff([1, 2]))
+    # The read says the object changed; the look-up of what it is now fails.
+    proxy.add(
+        Rule("GET", r"^/[^?]+/dimension/staff", "status", status=412, code="PreconditionFailed")
+    )
+    proxy.add(Rule("HEAD", r"^/[^?]+/dimension/staff", "status", times=None, status=503))
+    with pytest.raises(LoadFailedError) as caught:
+        lambda_handler({}, None)
+    summary = caught.value.summary
+    assert summary["error"]["type"] == "ServiceUnavailableError"
+    assert summary["tables"]["dim_staff"]["pending"] == [key]
+    assert len(log_lines.events("run_finished")) == 1
+    assert key not in ledger(db)
+    proxy.rules.clear()
+    assert lambda_handler({}, None)["tables"]["dim_staff"]["files_loaded"] == 1

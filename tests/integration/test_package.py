@@ -279,6 +279,8 @@ def test_the_zip_is_sorted_stamped_and_readable_by_all(built: Built) -> None:
     shipped = {"loadstar/handler.py", "loadstar/warehouse/sql/warehouse.sql", "loadstar.toml"}
     assert shipped <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # the local stack, samples and demo stay out of the Lambda
+    assert not [n for n in names if n.startswith("loadstar/dev/")]
 
 
 def test_what_was_trimmed_is_gone(built: Built) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import psycopg
@@ -12,47 +10,11 @@ import pytest
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
+from conftest import ROLE
 from loadstar import LoadFailedError, lambda_handler
 from loadstar.cli import EXIT_CONFIG, EXIT_OK, main
-from loadstar.dev.local import LocalServices
 from loadstar.dev.sample import dimension_files, fact_files, terrific_totes
-from loadstar.warehouse.ledger import ensure_ledger
 from support import Conn, expected_facts, ledger, put_files, warehouse_facts
-
-ROLE = "loadstar_loader"
-
-
-def grants() -> list[str]:
-    """The statements of the documented role snippet, but the role's creation."""
-    text = files("loadstar.warehouse").joinpath("sql/loader_role.sql").read_text()
-    code = "\n".join(line.split("--")[0] for line in text.splitlines())
-    statements = [s.strip() for s in code.split(";") if s.strip()]
-    return [s for s in statements if not s.upper().startswith("CREATE ROLE")]
-
-
-@pytest.fixture(scope="module")
-def role(stack: LocalServices) -> Iterator[str]:
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(ROLE)))
-    yield ROLE
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"):
-            with psycopg.connect(stack.database_url(row[0]), autocommit=True) as other:
-                other.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(ROLE)))
-
-
-@pytest.fixture
-def as_loader(
-    role: str, db: Conn, database: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> str:
-    ensure_ledger(db, "loadstar")  # what `loadstar init-db` does, as the administrator
-    for statement in grants():
-        db.execute(statement.encode())
-    url = psycopg.conninfo.make_conninfo(database, user=role)
-    monkeypatch.setenv("LOADSTAR_DATABASE_URL", url)
-    return url
 
 
 def test_the_documented_role_loads_everything(

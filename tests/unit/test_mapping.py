@@ -118,15 +118,44 @@ def test_version_key_must_name_table_columns() -> None:
         check_table(spec, FACT)
 
 
+SALES = table_from_entry("fact_sales_order", {})  # the default catalogue's three-column key
+
+
+def with_indexes(*indexes: tuple[str, ...]) -> TableInfo:
+    return TableInfo(FACT.schema, FACT.name, FACT.columns, FACT.primary_key, indexes=indexes)
+
+
 def test_an_unindexed_version_key_gets_advice() -> None:
-    assert index_advice(FACT_SPEC, FACT) is not None
     assert "CREATE UNIQUE INDEX" in (index_advice(FACT_SPEC, FACT) or "")
-    indexed = TableInfo(
-        FACT.schema,
-        FACT.name,
-        FACT.columns,
-        FACT.primary_key,
-        indexes=(("sales_order_id", "units_sold"),),
-    )
-    assert index_advice(FACT_SPEC, indexed) is None
     assert index_advice(DIM_SPEC, DIM) is None
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        ("sales_order_id", "last_updated_date", "last_updated_time"),
+        ("last_updated_time", "sales_order_id", "last_updated_date"),  # any order
+        ("sales_order_id", "last_updated_date", "last_updated_time", "units_sold"),  # and more
+    ],
+)
+def test_an_index_leading_with_the_whole_version_key_is_probed(index: tuple[str, ...]) -> None:
+    table = with_indexes(index)
+    assert table.has_index_for(SALES.version_key)
+    assert index_advice(SALES, table) is None
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        ("last_updated_date",),  # one version-key column alone
+        ("sales_order_id", "units_sold"),  # the first column only
+        ("sales_order_id", "last_updated_date"),  # all but one
+        ("units_sold", "sales_order_id", "last_updated_date", "last_updated_time"),  # not leading
+    ],
+)
+def test_an_index_on_part_of_the_version_key_leaves_the_plan_to_the_planner(
+    index: tuple[str, ...],
+) -> None:
+    table = with_indexes(index)
+    assert not table.has_index_for(SALES.version_key)
+    assert "CREATE UNIQUE INDEX" in (index_advice(SALES, table) or "")

@@ -1,3 +1,39 @@
-"""TODO"""
+"""Settings and the table catalogue: one frozen, typed object per run.
 
-from loadstar.config.settings import *  # noqa: F403
+Precedence, field by field: explicit argument, then environment variable,
+then the TOML file named by ``LOADSTAR_CONFIG``, then the built-in default.
+``settings`` reads them; ``catalogue`` says which tables load from which
+keys. Imports only ``errors``: every other package may import this one.
+"""
+
+from loadstar.config.catalogue import (
+    TableKind,
+    TableSpec,
+    default_catalogue,
+    load_order,
+    table_from_entry,
+)
+from loadstar.config.settings import (
+    DEFAULT_LEDGER_SCHEMA,
+    DEFAULT_METRICS_NAMESPACE,
+    DEFAULT_SERVICE,
+    DEFAULT_TIME_RESERVE_SECONDS,
+    Settings,
+    load_settings,
+    mask_url,
+)
+
+__all__ = [
+    "DEFAULT_LEDGER_SCHEMA",
+    "DEFAULT_METRICS_NAMESPACE",
+    "DEFAULT_SERVICE",
+    "DEFAULT_TIME_RESERVE_SECONDS",
+    "Settings",
+    "TableKind",
+    "TableSpec",
+    "default_catalogue",
+    "load_order",
+    "load_settings",
+    "mask_url",
+    "table_from_entry",
+]

@@ -1,4 +1,4 @@
-"""Settings and the table catalogue.
+"""Settings: every setting a run reads, from arguments, the environment and the TOML file.
 
 Precedence, field by field: explicit argument, then environment variable, then
 the TOML file named by ``LOADSTAR_CONFIG``, then the built-in default. Settings
@@ -11,56 +11,25 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
+from loadstar.config.catalogue import (
+    TableSpec,
+    check_catalogue,
+    default_catalogue,
+    table_from_entry,
+)
 from loadstar.errors import ConfigError
-
-TableKind = Literal["dimension", "fact"]
 
 DEFAULT_LEDGER_SCHEMA = "loadstar"
 DEFAULT_TIME_RESERVE_SECONDS = 10.0
 DEFAULT_METRICS_NAMESPACE = "Loadstar"
 DEFAULT_SERVICE = "loadstar"
 
-_DEFAULT_TABLES = (
-    "dim_date",
-    "dim_staff",
-    "dim_location",
-    "dim_currency",
-    "dim_design",
-    "dim_counterparty",
-    "fact_sales_order",
-)
-
-# Known per-table defaults for the Terrific Totes schema: real processed files
-# name the counterparty phone column without the ``_number`` suffix, and sales
-# orders are re-emitted by upstream steps, so their versions de-duplicate.
-_NAME_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dim_counterparty": {
-        "rename": {"counterparty_legal_phone": "counterparty_legal_phone_number"},
-    },
-    "fact_sales_order": {
-        "version_key": ["sales_order_id", "last_updated_date", "last_updated_time"],
-    },
-}
-
-_TABLE_FIELDS = {"kind", "prefix", "rename", "version_key"}
 _TOP_LEVEL = {"warehouse", "metrics", "tables", "source", "ledger", "run"}
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One warehouse table and where its files live in the bucket."""
-
-    name: str
-    kind: TableKind
-    prefix: str
-    rename: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    version_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,7 +110,7 @@ def load_settings(
         if not isinstance(tables_doc, dict) or not tables_doc:
             raise ConfigError(f"{path}: [tables] must define at least one table")
         tables = tuple(table_from_entry(name, entry) for name, entry in tables_doc.items())
-    _check_catalogue(tables)
+    check_catalogue(tables)
 
     reserve = run.get("time_reserve_seconds", DEFAULT_TIME_RESERVE_SECONDS)
     if not isinstance(reserve, int | float) or reserve < 0:
@@ -167,82 +136,6 @@ def load_settings(
         service=_first(env.get("LOADSTAR_SERVICE"), _opt_str(metrics, "service", path))
         or DEFAULT_SERVICE,
     )
-
-
-def load_order(tables: Iterable[TableSpec]) -> list[TableSpec]:
-    """Dimensions before facts (facts reference them), catalogue order within each."""
-    return sorted(tables, key=lambda t: t.kind != "dimension")
-
-
-def default_catalogue() -> tuple[TableSpec, ...]:
-    """The Terrific Totes star schema, with prefixes derived from the names."""
-    return tuple(table_from_entry(name, {}) for name in _DEFAULT_TABLES)
-
-
-def table_from_entry(name: str, entry: Mapping[str, Any]) -> TableSpec:
-    """A catalogue entry, with every field it leaves out derived from the name."""
-    if not isinstance(entry, Mapping):
-        raise ConfigError(f"[tables.{name}] must be a table of settings")
-    unknown = set(entry) - _TABLE_FIELDS
-    if unknown:
-        raise ConfigError(
-            f"[tables.{name}] has unknown setting(s) {sorted(unknown)}; "
-            f"expected some of {sorted(_TABLE_FIELDS)}"
-        )
-    defaults = _NAME_DEFAULTS.get(name, {})
-
-    kind = entry.get("kind") or _kind_from_name(name)
-    if kind not in ("dimension", "fact"):
-        raise ConfigError(f"[tables.{name}] kind must be 'dimension' or 'fact', got {kind!r}")
-
-    prefix = entry.get("prefix")
-    if prefix is None:
-        stem = name.removeprefix("dim_") if kind == "dimension" else name.removeprefix("fact_")
-        prefix = f"{kind}/{stem}"
-    if not isinstance(prefix, str) or not prefix:
-        raise ConfigError(f"[tables.{name}] prefix must be a non-empty string")
-
-    rename = entry.get("rename", defaults.get("rename", {}))
-    if not isinstance(rename, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in rename.items()
-    ):
-        raise ConfigError(f"[tables.{name}] rename must map file column names to table columns")
-
-    version_key = entry.get("version_key", defaults.get("version_key", []))
-    if not isinstance(version_key, list | tuple) or not all(
-        isinstance(c, str) for c in version_key
-    ):
-        raise ConfigError(f"[tables.{name}] version_key must be a list of column names")
-    if version_key and kind != "fact":
-        raise ConfigError(f"[tables.{name}] version_key applies to fact tables only")
-
-    return TableSpec(
-        name=name,
-        kind=kind,
-        prefix=prefix,
-        rename=MappingProxyType(dict(rename)),
-        version_key=tuple(version_key),
-    )
-
-
-def _kind_from_name(name: str) -> TableKind:
-    if name.startswith("dim_"):
-        return "dimension"
-    if name.startswith("fact_"):
-        return "fact"
-    raise ConfigError(
-        f"[tables.{name}] needs kind = 'dimension' or 'fact' "
-        "(only names starting dim_ or fact_ imply one)"
-    )
-
-
-def _check_catalogue(tables: tuple[TableSpec, ...]) -> None:
-    names = [t.name for t in tables]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"table catalogue names a table twice: {names}")
-    prefixes = [t.prefix for t in tables]
-    if len(set(prefixes)) != len(prefixes):
-        raise ConfigError(f"two tables share a prefix: {prefixes}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -18,18 +18,21 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadstar.config import default_catalogue
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 START = datetime(2024, 5, 24, 14, 35, 22, 123456)
-DIMENSION_PREFIX = {
-    "dim_date": "dimension/date",
-    "dim_staff": "dimension/staff",
-    "dim_location": "dimension/location",
-    "dim_currency": "dimension/currency",
-    "dim_design": "dimension/design",
-    "dim_counterparty": "dimension/counterparty",
-}
+
+_CATALOGUE = {spec.name: spec for spec in default_catalogue()}
+DIMENSION_PREFIX = {name: s.prefix for name, s in _CATALOGUE.items() if s.kind == "dimension"}
+FACT_PREFIX = _CATALOGUE["fact_sales_order"].prefix
+VERSION_KEY = _CATALOGUE["fact_sales_order"].version_key
+RENAMES = _CATALOGUE["dim_counterparty"].rename
+"""What the default catalogue renames: real files' names for warehouse columns."""
+
+# The primary keys of the warehouse's DDL, which the sample rows are built around.
 DIMENSION_KEYS = {
     "dim_date": "date_id",
     "dim_staff": "staff_id",
@@ -38,8 +41,6 @@ DIMENSION_KEYS = {
     "dim_design": "design_id",
     "dim_counterparty": "counterparty_id",
 }
-FACT_PREFIX = "fact/sales_order"
-VERSION_KEY = ("sales_order_id", "last_updated_date", "last_updated_time")
 
 _FIRST = ["Jeremie", "Deron", "Jeanette", "Ana", "Magdalena", "Korey", "Raphael", "Oswaldo"]
 _LAST = ["Franey", "Beier", "Erdman", "Glover", "Zieme", "Kreiger", "Rippin", "Bergnaum"]

@@ -12,15 +12,17 @@ it from another thread while the next batch is decoded.
 from __future__ import annotations
 
 import importlib
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from queue import Queue
 from typing import Any, Literal, Protocol
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
+from psycopg.abc import Buffer
+from psycopg.copy import LibpqWriter
 
 from loadstar.shape.table import Column
 
@@ -123,20 +125,50 @@ def _binary_ready(arrow: pa.DataType, column: Column) -> bool:
     return expected is not None and arrow == expected
 
 
-class BoundedWriter(QueuedLibpqWriter):
-    """psycopg's threaded COPY writer, with its queue bounded to ~8 MB.
+class BoundedWriter(LibpqWriter):
+    """A COPY writer that sends from a thread of its own, holding at most a few batches.
 
-    The stock queue holds up to 1,024 blocks of 128 kB: when the server is
-    slower than Parquet decoding (always, with foreign keys to check) it fills
-    to 128 MB. A queue of one batch keeps memory flat and still lets the
-    next batch be decoded while this one is sent.
+    psycopg's own threaded writer queues up to 1,024 blocks of 128 kB: when
+    the server is slower than Parquet decoding (always, with foreign keys to
+    check) that fills to 128 MB. This one is built on psycopg's public
+    `LibpqWriter`: its thread sends one batch while the next is decoded, cast
+    and encoded, and ``write`` waits once ``QUEUE_BATCHES`` are waiting.
     """
 
-    QUEUE_BLOCKS = 64
+    QUEUE_BATCHES = 2
 
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         super().__init__(cursor)
-        self._queue = Queue(maxsize=self.QUEUE_BLOCKS)  # type: ignore[assignment]
+        self._pending: queue.Queue[Buffer | None] = queue.Queue(maxsize=self.QUEUE_BATCHES)
+        self._sender: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _send(self) -> None:
+        try:
+            while (data := self._pending.get()) is not None:
+                LibpqWriter.write(self, data)
+        except BaseException as exc:
+            self._error = exc
+            # Keep draining, or write() would block forever on a full queue.
+            while self._pending.get() is not None:
+                pass
+
+    def write(self, data: Buffer) -> None:
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send, name="loadstar-copy", daemon=True)
+            self._sender.start()
+        if self._error is not None:
+            raise self._error
+        self._pending.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if self._sender is not None:
+            self._pending.put(None)
+            self._sender.join()
+            self._sender = None
+        if self._error is not None:
+            raise self._error
+        super().finish(exc)
 
 
 def copy_statement(table: sql.Composable, columns: Sequence[str], fmt: CopyFormat) -> sql.Composed:

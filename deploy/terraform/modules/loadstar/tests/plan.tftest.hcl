@@ -108,7 +108,7 @@ run "in_a_vpc_with_a_catalogue_and_a_secret_key" {
     subnet_ids         = ["subnet-0123456789abcdef0"]
     security_group_ids = ["sg-0123456789abcdef0"]
     config_path        = "/var/task/loadstar.toml"
-    secret_kms_key_arn = "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    secret_kms_key_arn = "arn:aws:kms:eu-west-2:123456789012:key/example-secret-key"
   }
 
   assert {
@@ -138,7 +138,7 @@ run "in_a_vpc_with_a_catalogue_and_a_secret_key" {
       for s in data.aws_iam_policy_document.function.statement : [sort(s.resources), sort(one(s.condition).values)]
       if s.sid == "DecryptWarehouseSecret"
       ] == [[
-        tolist(["arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]),
+        tolist(["arn:aws:kms:eu-west-2:123456789012:key/example-secret-key"]),
         tolist(["secretsmanager.eu-west-2.amazonaws.com"]),
     ]]
     error_message = "the secret's key may be used, through Secrets Manager only"
@@ -154,7 +154,7 @@ run "with_a_bucket_key" {
   command = plan
 
   variables {
-    bucket_kms_key_arn = "arn:aws:kms:eu-west-2:123456789012:key/5678efgh-56ef-78ab-90cd-5678901234ef"
+    bucket_kms_key_arn = "arn:aws:kms:eu-west-2:123456789012:key/example-bucket-key"
     schedule_enabled   = false
   }
 
@@ -164,7 +164,7 @@ run "with_a_bucket_key" {
       if contains(s.actions, "kms:Decrypt")
       ] == [[
         "DecryptTableFiles",
-        tolist(["arn:aws:kms:eu-west-2:123456789012:key/5678efgh-56ef-78ab-90cd-5678901234ef"]),
+        tolist(["arn:aws:kms:eu-west-2:123456789012:key/example-bucket-key"]),
         tolist(["s3.eu-west-2.amazonaws.com"]),
     ]]
     error_message = "the bucket's key may be used, through S3 only, and no secret key is granted without one"
