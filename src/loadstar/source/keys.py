@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from loadstar.run import pipeline  # noqa: F401 - a stage importing the run: must fail
-
 SEPARATORS = "-_/."
 PARQUET_SUFFIX = ".parquet"
 
