@@ -162,11 +162,21 @@ class S3FaultProxy:
 
 
 class PgProxy:
-    """A TCP port in front of PostgreSQL's socket that can refuse, or drop, connections."""
+    """A TCP port in front of PostgreSQL's socket that can refuse, or drop, connections.
+
+    It can also lose a COMMIT's reply: once a statement matching a pattern has
+    gone through, the next COMMIT reaches the server (which commits) and the
+    connection drops before the client sees the answer, as when a network
+    fails at exactly the wrong moment.
+    """
 
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
         self.refusing = threading.Event()
+        self.refused = 0
+        self._to_refuse = 0
+        self._commit_after: bytes | None = None
+        self.commit_reply_lost = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -196,29 +206,75 @@ class PgProxy:
                     conn.close()
             self._connections.clear()
 
+    def refuse_next(self, count: int) -> None:
+        """Refuse exactly the next ``count`` connections, then accept again: no timing."""
+        with self._lock:
+            self._to_refuse = count
+
+    def lose_commit_reply_after(self, statement: bytes) -> None:
+        """Arm once: the first COMMIT after a statement containing ``statement`` loses its reply."""
+        self._commit_after = statement
+
     def _accept(self) -> None:
         while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if self.refusing.is_set():
+            with self._lock:
+                refuse = self.refusing.is_set() or self._to_refuse > 0
+                self._to_refuse = max(0, self._to_refuse - 1)
+                self.refused += refuse
+            if refuse:
                 client.close()
                 continue
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             server.connect(self.socket_path)
             with self._lock:
                 self._connections += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+            link = _Link(self, client, server)
+            threading.Thread(target=link.upstream, daemon=True).start()
+            threading.Thread(target=link.downstream, daemon=True).start()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
-            sink.sendall(data)
-    with contextlib.suppress(OSError):
-        sink.shutdown(socket.SHUT_WR)
+# psycopg ends a transaction with a simple-protocol query: 'Q', its length, the text.
+_COMMIT = b"Q" + (4 + len(b"COMMIT\x00")).to_bytes(4, "big") + b"COMMIT\x00"
+
+
+class _Link:
+    """One client connection through the proxy: both directions, and the COMMIT trap."""
+
+    def __init__(self, proxy: PgProxy, client: socket.socket, server: socket.socket) -> None:
+        self.proxy, self.client, self.server = proxy, client, server
+        self.seen_statement = False
+        self.commit_sent = threading.Event()
+
+    def upstream(self) -> None:
+        with contextlib.suppress(OSError):
+            while data := self.client.recv(65536):
+                trap = self.proxy._commit_after
+                if trap is not None and not self.proxy.commit_reply_lost.is_set():
+                    self.seen_statement = self.seen_statement or trap in data
+                    if self.seen_statement and _COMMIT in data:
+                        self.commit_sent.set()
+                self.server.sendall(data)
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_WR)
+
+    def downstream(self) -> None:
+        with contextlib.suppress(OSError):
+            while data := self.server.recv(65536):
+                if self.commit_sent.is_set():
+                    # The server has committed and answered: the answer is lost.
+                    self.proxy.commit_reply_lost.set()
+                    for end in (self.client, self.server):
+                        with contextlib.suppress(OSError):
+                            end.shutdown(socket.SHUT_RDWR)
+                            end.close()
+                    return
+                self.client.sendall(data)
+        with contextlib.suppress(OSError):
+            self.client.shutdown(socket.SHUT_WR)
 
 
 def pg_socket_path(database_url: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,11 +25,19 @@ from faults import (
 )
 from loadstar import LoadFailedError, lambda_handler
 from loadstar.aws import MAX_ATTEMPTS
+from loadstar.config import default_catalogue
 from loadstar.dev.local import LocalServices
-from loadstar.dev.sample import SampleFile, fact_files, sales_order_table, terrific_totes
+from loadstar.dev.sample import (
+    SampleFile,
+    dimension_files,
+    fact_files,
+    sales_order_table,
+    terrific_totes,
+)
 from loadstar.run.pipeline import SKIPPED_LOCKED
+from loadstar.run.report import ALREADY_LOADED
 from loadstar.warehouse.ledger import ensure_ledger
-from support import Conn, assert_exact, ledger, put_files, put_table, staff
+from support import Conn, assert_exact, count, ledger, put_files, put_table, staff
 
 pytestmark = pytest.mark.usefixtures("env")
 
@@ -176,13 +185,15 @@ def test_an_unreachable_warehouse_at_connect_is_retried(
     try:
         dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
         monkeypatch.setenv("LOADSTAR_DATABASE_URL", pg.url(str(dbname)))
-        pg.refusing.set()
-        threading.Timer(0.8, pg.refusing.clear).start()
+        # The first attempt and the first retry are refused, whatever the
+        # jittered waits between them: the retry is what this test holds.
+        pg.refuse_next(2)
         summary = lambda_handler({}, None)
     finally:
         pg.stop()
     assert summary["status"] == "loaded"
-    assert log_lines.events("db_connect_retry")
+    assert pg.refused == 2
+    assert len(log_lines.events("db_connect_retry")) == 2
     assert_exact(db, files)
 
 
@@ -211,6 +222,58 @@ def test_a_dropped_connection_mid_run_is_recovered(
         pg.stop()
     assert result["status"] == "loaded", result
     assert_exact(db, [*files, big])
+
+
+@pytest.mark.parametrize(
+    ("table", "statement"),
+    [("dim_staff", b'"dim_staff"'), ("fact_sales_order", b'"fact_sales_order"')],
+)
+def test_a_commit_whose_reply_is_lost_is_found_loaded_on_retry_and_written_once(
+    table: str,
+    statement: bytes,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    log_lines: Any,
+) -> None:
+    # No version key and no unique index: were the fact file claimed again,
+    # every one of its rows would be there twice.
+    db.execute("DROP INDEX fact_sales_order_version")
+    config = tmp_path / "catalogue.toml"
+    config.write_text(
+        "".join(
+            f'[tables.{spec.name}]\nprefix = "{spec.prefix}"\n'
+            + ("version_key = []\n" if spec.kind == "fact" else "")
+            for spec in default_catalogue()
+        )
+    )
+    monkeypatch.setenv("LOADSTAR_CONFIG", str(config))
+    files = [*dimension_files(), *fact_files(1, 50)]
+    put_files(s3, bucket, files)
+    key = next(f.key for f in files if f.table == table)
+    pg = PgProxy(pg_socket_path(database)).start()
+    try:
+        dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
+        monkeypatch.setenv("LOADSTAR_DATABASE_URL", pg.url(str(dbname)))
+        pg.lose_commit_reply_after(statement)
+        summary = lambda_handler({}, None)
+    finally:
+        pg.stop()
+    assert pg.commit_reply_lost.is_set()  # the server committed; the client never heard
+    assert summary["status"] == "loaded"
+    retried = [r for r in log_lines.events("file_retry") if r["key"] == key]
+    assert len(retried) == 1
+    skipped = [s for s in log_lines.events("file_skipped") if s["key"] == key]
+    assert [s["reason"] for s in skipped] == [ALREADY_LOADED]
+    row = ledger(db)[key]
+    assert (row["status"], row["attempts"]) == ("loaded", 1)
+    expected = next(f for f in files if f.key == key).data.num_rows
+    assert row["rows_written"] == expected
+    assert count(db, table) == expected
+    assert count(db, "dim_staff") == 20
 
 
 # -- 3. S3 misbehaves -------------------------------------------------------------------------

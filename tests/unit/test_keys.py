@@ -46,6 +46,24 @@ def test_instant_from_key(rest: str, expected: datetime | None) -> None:
     assert instant_from_key(rest) == expected
 
 
+@pytest.mark.parametrize(
+    ("rest", "expected"),
+    [
+        # a timestamped folder and a timestamped file name: the file name's wins
+        ("/2024-05-25 00:00:00/s-2024-05-24 10:00:00.parquet", utc(2024, 5, 24, 10)),
+        ("/2024-05-23 00:00:00/s-2024-05-24 10:00:00.parquet", utc(2024, 5, 24, 10)),
+        ("/20240530T000000Z/s-20240524T100000Z.parquet", utc(2024, 5, 24, 10)),
+        ("/2024-05-30T00:00:00+02:00/s-2024-05-24T10:00:00Z.parquet", utc(2024, 5, 24, 10)),
+        ("/run=2024-05-30 08:00:00/2024/05/24/10:00:00.parquet", utc(2024, 5, 24, 10)),
+        # a full date-time wins over an epoch number and a bare date wherever they stand
+        ("/1716561322/s-2024-05-20 10:00:00.parquet", utc(2024, 5, 20, 10)),
+        ("/s-2024-05-20 10:00:00/2024-06-01.parquet", utc(2024, 5, 20, 10)),
+    ],
+)
+def test_of_two_date_times_in_a_key_the_last_wins(rest: str, expected: datetime) -> None:
+    assert instant_from_key(rest) == expected
+
+
 def test_seconds_and_millis_are_told_apart() -> None:
     seconds = instant_from_key("-1716561322.parquet")
     millis = instant_from_key("-1716561322000.parquet")

@@ -36,7 +36,27 @@ def error_with_state(state: str) -> psycopg.Error:
     return cls("injected")
 
 
-@pytest.mark.parametrize("state", sorted({"08006", "08001", "08003", *TRANSIENT_STATES}))
+TRANSIENT = [
+    "08000",  # connection_exception
+    "08001",  # sqlclient_unable_to_establish_sqlconnection
+    "08003",  # connection_does_not_exist
+    "08004",  # sqlserver_rejected_establishment_of_sqlconnection
+    "08006",  # connection_failure
+    "57P01",  # admin_shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "53300",  # too_many_connections
+    "55P03",  # lock_not_available
+]
+
+
+def test_the_transient_states_are_exactly_those_listed() -> None:
+    assert {s for s in TRANSIENT if not s.startswith("08")} == TRANSIENT_STATES
+
+
+@pytest.mark.parametrize("state", TRANSIENT)
 def test_connection_restart_and_serialization_failures_are_transient(state: str) -> None:
     exc = error_with_state(state)
     assert is_transient(exc)

@@ -22,7 +22,9 @@ from loadstar.source.discovery import SourceFile
 from loadstar.telemetry import logs, metrics
 from loadstar.telemetry.metrics import SERVICE_DIMENSION, TABLE_DIMENSION
 
-ALREADY_LOADED = "already loaded by another run"
+ALREADY_LOADED = (
+    "already loaded: the ledger has it (another run, or an attempt whose reply was lost)"
+)
 
 
 def file_outcome(outcome: FileOutcome) -> None:

@@ -15,6 +15,7 @@ one stops and leaves the rest to that one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -36,6 +37,9 @@ from loadstar.warehouse.schema import init_warehouse
 from loadstar.warehouse.write import WriteResult, write_rows
 
 _NOTHING_KNOWN = Known(files={}, applied=None)
+
+LOCK_RECOVERY_SECONDS = 5.0
+_LOCK_POLL_SECONDS = 0.1
 
 
 class Warehouse:
@@ -73,21 +77,32 @@ class Warehouse:
                 # apply; the server-side default covers every statement.
                 self._conn.execute("SET default_transaction_read_only = on")
 
-    def open(self) -> bool:
-        """Connect, take the run lock and create the ledger if needed; False if the lock is held."""
+    def open(self, *, wait_seconds: float = 0.0) -> bool:
+        """Connect, take the run lock and create the ledger if needed; False if the lock is held.
+
+        With ``wait_seconds``, a lock still held is tried again for that long.
+        """
         self.connect()
+        deadline = time.monotonic() + wait_seconds
         with self._ledger_errors():
-            if not ledger.try_lock(self.conn, self.schema):
-                return False
+            while not ledger.try_lock(self.conn, self.schema):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(_LOCK_POLL_SECONDS)
             ledger.ensure_ledger(self.conn, self.schema)
         return True
 
     def ensure(self) -> None:
-        """A working connection holding the lock, or `LockLostError`."""
+        """A working connection holding the lock, or `LockLostError`.
+
+        The lost connection's server process may not have noticed its loss
+        yet and still hold the lock for a moment; a few seconds tell that
+        from another run having taken it.
+        """
         if self.healthy:
             return
         self.close()
-        if not self.open():
+        if not self.open(wait_seconds=LOCK_RECOVERY_SECONDS):
             raise LockLostError("the warehouse connection was lost and another run took over")
 
     def close(self) -> None:
