@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import settings
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
@@ -20,6 +21,11 @@ from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
 from loadstar.telemetry.logs import LOGGER_NAME, JsonFormatter
 from loadstar.warehouse.ledger import ensure_ledger
 from loadstar.warehouse.schema import init_warehouse
+
+# Property tests hold correctness, not speed: a first example that pays for
+# Arrow's kernels warming up must not fail on a deadline.
+settings.register_profile("loadstar", deadline=None)
+settings.load_profile("loadstar")
 
 TEMPLATE = "loadstar_template"
 ROLE = "loadstar_loader"

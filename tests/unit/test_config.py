@@ -114,11 +114,11 @@ version_key = []
     [
         ("[tables.things]\n", "needs kind"),
         ('[tables.dim_x]\nkind = "lookup"\n', "kind must be"),
-        ('[tables.dim_x]\nprefixx = "a/"\n', "unknown setting"),
+        ('[tables.dim_x]\nprefixx = "a/"\n', "no setting 'prefixx' \\(did you mean 'prefix'\\?\\)"),
         ('[tables.dim_x]\nversion_key = ["a"]\n', "fact tables only"),
         ("[tables.dim_x]\nrename = { a = 1 }\n", "rename must map"),
         ('[tables.dim_a]\nprefix = "p"\n[tables.dim_b]\nprefix = "p"\n', "share a prefix"),
-        ("[tablez]\n", "unknown section"),
+        ("[tablez]\n", "unknown section \\[tablez\\] \\(did you mean 'tables'\\?\\)"),
         ("not toml = = \n", "not valid TOML"),
     ],
 )
@@ -126,6 +126,71 @@ def test_bad_catalogue_is_a_config_error(tmp_path: Path, text: str, complaint: s
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=complaint):
         load_settings(config_path=path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        (
+            '[warehouse]\nschemaa = "mart"\n',
+            r"\[warehouse\] has no setting 'schemaa' \(did you mean 'schema'\?\)",
+        ),
+        (
+            '[ledger]\nshema = "x"\n',
+            r"\[ledger\] has no setting 'shema' \(did you mean 'schema'\?\)",
+        ),
+        ("[run]\ntime_reserve_second = 5\n", r"did you mean 'time_reserve_seconds'\?"),
+        ('[source]\nbuckett = "b"\n', r"did you mean 'bucket'\?"),
+        ('[metrics]\nnamespaces = "n"\n', r"did you mean 'namespace'\?"),
+        ("[warehouse]\nlock_timeout = 3\n", r"did you mean 'lock_timeout_seconds'\?"),
+        ('[warehouse]\nzzz = "x"\n', r"has no setting 'zzz'; it has connect_attempts"),
+        (
+            "[run]\ntime_reserve_seconds = true\n",
+            r"time_reserve_seconds must be a number .* got True",
+        ),
+        ('[run]\ntime_reserve_seconds = "10"\n', r"time_reserve_seconds must be a number"),
+        ("[run]\ntime_reserve_seconds = -1\n", r"at least 0, got -1"),
+        ("[warehouse]\nconnect_attempts = 2.5\n", r"connect_attempts must be an integer"),
+        (
+            "[warehouse]\nconnect_attempts = 0\n",
+            r"connect_attempts must be an integer of at least 1",
+        ),
+        ("[warehouse]\nlock_timeout_seconds = false\n", r"lock_timeout_seconds must be a number"),
+        ("[warehouse]\nschema = 5\n", r"schema must be a non-empty string, got 5"),
+        ('[warehouse]\nschema = ""\n', r"schema must be a non-empty string"),
+        ("warehouse = 1\n", r"\[warehouse\] must be a table of settings"),
+        ("[metric]\n", r"did you mean 'metrics'\?"),
+    ],
+)
+def test_every_unknown_or_mistyped_setting_is_refused(
+    tmp_path: Path, text: str, complaint: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=complaint):
+        load_settings(config_path=path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("LOADSTAR_CONNECT_ATTEMPTS", "many", "must be integer"),
+        ("LOADSTAR_CONNECT_ATTEMPTS", "0", "must be at least 1"),
+        ("LOADSTAR_LOCK_TIMEOUT_SECONDS", "-2", "must be at least 0"),
+        ("LOADSTAR_TIME_RESERVE_SECONDS", "soon", "must be number"),
+    ],
+)
+def test_a_mistyped_environment_variable_is_refused_by_name(
+    variable: str, value: str, complaint: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"{variable} {complaint}"):
+        load_settings(environ={variable: value})
+
+
+def test_numbers_come_from_the_environment_then_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[warehouse]\nconnect_attempts = 2\nlock_timeout_seconds = 1.5\n")
+    settings = load_settings(config_path=path, environ={"LOADSTAR_CONNECT_ATTEMPTS": "7"})
+    assert (settings.connect_attempts, settings.lock_timeout_seconds) == (7, 1.5)
+    assert load_settings(environ={}).connect_attempts == 4
 
 
 def test_missing_config_file_is_named() -> None:

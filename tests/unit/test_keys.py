@@ -5,8 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+from loadstar.config import table_from_entry
 from loadstar.source.keys import instant_from_key, remainder
+
+FORMS = [
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y%m%dT%H%M%S",
+    "%Y%m%d%H%M%S",
+    "%Y/%m/%d/%H:%M:%S",
+    "%Y-%m-%d",
+]
+moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1))
 
 
 def utc(year: int, month: int, day: int, *rest: int) -> datetime:
@@ -22,7 +35,13 @@ def utc(year: int, month: int, day: int, *rest: int) -> datetime:
         ("-2024-05-24T14:35:22.123Z.parquet", utc(2024, 5, 24, 14, 35, 22, 123000)),
         ("-2024-05-24T14:35:22Z.parquet", utc(2024, 5, 24, 14, 35, 22)),
         ("-2024-05-24T14:35:22+02:00.parquet", utc(2024, 5, 24, 12, 35, 22)),
-        ("-2024-05-24T14:35:22-0130.parquet", utc(2024, 5, 24, 16, 5, 22)),
+        ("-2024-05-24T14:35:22-01:30.parquet", utc(2024, 5, 24, 16, 5, 22)),
+        # a zone is read only as Z or ±hh:mm: what else follows is not part of it
+        ("-2024-05-24T14:35:22-0130.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("s-20240524T143522-1200.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("s-20240524T143522+0100.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("s-2024-05-24 14:35:22-part0.parquet", utc(2024, 5, 24, 14, 35, 22)),
+        ("s-2024-05-24T14:35:22-12:00.parquet", utc(2024, 5, 25, 2, 35, 22)),
         ("-2024-05-24T14:35:22.5+05:30.parquet", utc(2024, 5, 24, 9, 5, 22, 500000)),
         ("-20240524T143522.parquet", utc(2024, 5, 24, 14, 35, 22)),
         ("-20240524T143522Z.parquet", utc(2024, 5, 24, 14, 35, 22)),
@@ -110,6 +129,13 @@ def test_naive_timestamps_are_utc() -> None:
         ("dim_staff/", "dim_staff/.parquet", True),
         ("dim_staff/", "dim_staff/notes/x-2025.parquet", False),
         ("dimension/staff", "dimension/staff-2024-05-24.PARQUET", True),
+        # what follows the separator must be a timestamp, not just a digit
+        ("dimension/level", "dimension/level2-2024-05-24 14:35:22.parquet", False),
+        ("dimension/level2", "dimension/level2-2024-05-24 14:35:22.parquet", True),
+        ("dimension/level", "dimension/level2_1716561322.parquet", False),
+        ("dimension/level", "dimension/level-2nd-copy-2024-05-24.parquet", False),
+        ("dimension/staff", "dimension/staff-1716561322.parquet", True),
+        ("dimension/staff", "dimension/staff-12.parquet", False),
     ],
 )
 def test_which_keys_belong_to_a_table(prefix: str, key: str, belongs: bool) -> None:
@@ -118,3 +144,19 @@ def test_which_keys_belong_to_a_table(prefix: str, key: str, belongs: bool) -> N
 
 def test_non_ascii_digits_do_not_start_a_timestamp() -> None:
     assert remainder("dimension/staff", "dimension/staff-\u0663.parquet") is None
+
+
+names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+
+
+@given(first=names, second=names, stamp=st.sampled_from(FORMS), moment=moments)
+def test_prefixes_derived_from_two_table_names_never_claim_one_key(
+    first: str, second: str, stamp: str, moment: datetime
+) -> None:
+    """The default prefixes (``dimension/<name>``) of two tables never both claim a key."""
+    assume(first != second)
+    prefixes = [table_from_entry(f"dim_{n}", {}).prefix for n in (first, second)]
+    for owner in prefixes:
+        key = f"{owner}-{moment.strftime(stamp)}.parquet"
+        claims = [p for p in prefixes if remainder(p, key) is not None]
+        assert claims == [owner], key

@@ -159,3 +159,11 @@ def test_an_index_on_part_of_the_version_key_leaves_the_plan_to_the_planner(
     table = with_indexes(index)
     assert not table.has_index_for(SALES.version_key)
     assert "CREATE UNIQUE INDEX" in (index_advice(SALES, table) or "")
+
+
+@pytest.mark.parametrize(
+    "names", [["__index_level_0__"], ["__index_level_0__", "__index_level_1__"]]
+)
+def test_a_file_of_only_ignored_columns_has_nothing_to_load(names: list[str]) -> None:
+    with pytest.raises(BadFileError, match="there is nothing to load"):
+        plan_columns(schema(*names), FACT_SPEC, FACT)

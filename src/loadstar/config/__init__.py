@@ -21,6 +21,7 @@ from loadstar.config.settings import (
     Settings,
     load_settings,
     mask_url,
+    passwords_in,
 )
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "load_order",
     "load_settings",
     "mask_url",
+    "passwords_in",
     "table_from_entry",
 ]

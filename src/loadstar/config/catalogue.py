@@ -9,6 +9,7 @@ tests read them from here.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -68,12 +69,14 @@ def table_from_entry(name: str, entry: Mapping[str, Any]) -> TableSpec:
     """A catalogue entry, with every field it leaves out derived from the name."""
     if not isinstance(entry, Mapping):
         raise ConfigError(f"[tables.{name}] must be a table of settings")
-    unknown = set(entry) - _TABLE_FIELDS
-    if unknown:
-        raise ConfigError(
-            f"[tables.{name}] has unknown setting(s) {sorted(unknown)}; "
-            f"expected some of {sorted(_TABLE_FIELDS)}"
-        )
+    for key in entry:
+        if key not in _TABLE_FIELDS:
+            close = difflib.get_close_matches(key, sorted(_TABLE_FIELDS), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"[tables.{name}] has no setting {key!r}{hint}; "
+                f"a table has {', '.join(sorted(_TABLE_FIELDS))}"
+            )
     defaults = _NAME_DEFAULTS.get(name, {})
 
     kind = entry.get("kind") or _kind_from_name(name)

@@ -8,13 +8,15 @@ changing its environment.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from loadstar.config.catalogue import (
     TableSpec,
@@ -28,8 +30,8 @@ DEFAULT_LEDGER_SCHEMA = "loadstar"
 DEFAULT_TIME_RESERVE_SECONDS = 10.0
 DEFAULT_METRICS_NAMESPACE = "Loadstar"
 DEFAULT_SERVICE = "loadstar"
-
-_TOP_LEVEL = {"warehouse", "metrics", "tables", "source", "ledger", "run"}
+DEFAULT_CONNECT_ATTEMPTS = 4
+DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class Settings:
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     service: str = DEFAULT_SERVICE
     """The ``Service`` dimension of every metric: one function among several."""
+    connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS
+    """Tries to connect in all, with backoff between them, before the run stops."""
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+    """How long a statement waits for a table another session has locked."""
 
     def __repr__(self) -> str:
         return (
@@ -71,17 +77,38 @@ class Settings:
         return self.bucket
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<password>'(?:[^'\\]|\\.)*'|\S+)")
+# scheme://user:password@host… — the password runs to the last "@" before the host,
+# since people do paste unescaped "@" into passwords.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<password>\S*)(?P<tail>@[^@\s/?#]*)"
+)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)", re.IGNORECASE)
+_KV_PASSWORD = re.compile(
+    r"(?P<head>(?:^|(?<=[\s\"']))password\s*=\s*)(?P<password>'(?:[^'\\]|\\.)*'|[^\s\"']+)",
+    re.IGNORECASE,
+)
+_PASSWORD_FORMS = (_URL_PASSWORD, _QUERY_PASSWORD, _KV_PASSWORD)
 
 
 def mask_url(conninfo: str | None) -> str | None:
-    """A connection string safe to log: any password replaced by ``***``."""
+    """A connection string (or a message quoting one) safe to log: any password as ``***``."""
     if conninfo is None:
         return None
-    masked = _URL_PASSWORD.sub(r"\g<head>***\g<tail>", conninfo)
-    masked = re.sub(r"([?&]password=)[^&]*", r"\1***", masked)
-    return _KV_PASSWORD.sub(r"\g<head>***", masked)
+    masked = conninfo
+    for form in _PASSWORD_FORMS:
+        masked = form.sub(lambda m: f"{m['head']}***{m.groupdict().get('tail') or ''}", masked)
+    return masked
+
+
+def passwords_in(conninfo: str | None) -> set[str]:
+    """Every password a connection string holds, as written and URL-decoded."""
+    found: set[str] = set()
+    for form in _PASSWORD_FORMS:
+        for match in form.finditer(conninfo or ""):
+            password = match["password"].strip("'")
+            if password:
+                found |= {password, unquote(password)}
+    return found
 
 
 def load_settings(
@@ -92,16 +119,15 @@ def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Read settings: explicit arguments > environment > TOML file > defaults."""
+    """Read settings: explicit arguments > environment > TOML file > defaults.
+
+    Every key of the TOML file must be a known one of its section, of the
+    right type: a typo is refused, naming the setting, never ignored.
+    """
     env = os.environ if environ is None else environ
     path = config_path if config_path is not None else env.get("LOADSTAR_CONFIG") or None
     document = _read_toml(Path(path)) if path else {}
-
-    source = _section(document, "source")
-    warehouse = _section(document, "warehouse")
-    ledger = _section(document, "ledger")
-    run = _section(document, "run")
-    metrics = _section(document, "metrics")
+    file = _File(document, str(path) if path else "")
 
     tables_doc = document.get("tables")
     if tables_doc is None:
@@ -112,30 +138,118 @@ def load_settings(
         tables = tuple(table_from_entry(name, entry) for name, entry in tables_doc.items())
     check_catalogue(tables)
 
-    reserve = run.get("time_reserve_seconds", DEFAULT_TIME_RESERVE_SECONDS)
-    if not isinstance(reserve, int | float) or reserve < 0:
-        raise ConfigError(f"{path}: [run] time_reserve_seconds must be a number >= 0")
-
     return Settings(
-        bucket=_first(bucket, env.get("LOADSTAR_BUCKET"), _opt_str(source, "bucket", path)),
+        bucket=_first(bucket, env.get("LOADSTAR_BUCKET"), file.text("source", "bucket")),
         # An explicit secret is a choice of warehouse: the environment's URL,
         # which would otherwise win over any secret, must not override it.
         database_url=_first(database_url, None if db_secret else env.get("LOADSTAR_DATABASE_URL")),
         db_secret=_first(
-            db_secret, env.get("LOADSTAR_DB_SECRET"), _opt_str(warehouse, "secret", path)
+            db_secret, env.get("LOADSTAR_DB_SECRET"), file.text("warehouse", "secret")
         ),
-        schema=_opt_str(warehouse, "schema", path),
-        ledger_schema=_opt_str(ledger, "schema", path) or DEFAULT_LEDGER_SCHEMA,
+        schema=file.text("warehouse", "schema"),
+        ledger_schema=file.text("ledger", "schema") or DEFAULT_LEDGER_SCHEMA,
         tables=tables,
-        time_reserve_seconds=float(reserve),
+        time_reserve_seconds=_number(
+            env, "LOADSTAR_TIME_RESERVE_SECONDS", file, "run", "time_reserve_seconds"
+        ),
         config_path=str(path) if path else None,
         metrics_namespace=_first(
-            env.get("LOADSTAR_METRICS_NAMESPACE"), _opt_str(metrics, "namespace", path)
+            env.get("LOADSTAR_METRICS_NAMESPACE"), file.text("metrics", "namespace")
         )
         or DEFAULT_METRICS_NAMESPACE,
-        service=_first(env.get("LOADSTAR_SERVICE"), _opt_str(metrics, "service", path))
+        service=_first(env.get("LOADSTAR_SERVICE"), file.text("metrics", "service"))
         or DEFAULT_SERVICE,
+        connect_attempts=int(
+            _number(env, "LOADSTAR_CONNECT_ATTEMPTS", file, "warehouse", "connect_attempts")
+        ),
+        lock_timeout_seconds=_number(
+            env, "LOADSTAR_LOCK_TIMEOUT_SECONDS", file, "warehouse", "lock_timeout_seconds"
+        ),
     )
+
+
+# Every setting the TOML file may hold, by section: its type, and for numbers
+# the default and the least value allowed.
+_TEXT = "text"
+_SCHEMA: dict[str, dict[str, tuple[str, float | None, float]]] = {
+    "source": {"bucket": (_TEXT, None, 0)},
+    "warehouse": {
+        "schema": (_TEXT, None, 0),
+        "secret": (_TEXT, None, 0),
+        "connect_attempts": ("integer", DEFAULT_CONNECT_ATTEMPTS, 1),
+        "lock_timeout_seconds": ("number", DEFAULT_LOCK_TIMEOUT_SECONDS, 0),
+    },
+    "ledger": {"schema": (_TEXT, None, 0)},
+    "run": {"time_reserve_seconds": ("number", DEFAULT_TIME_RESERVE_SECONDS, 0)},
+    "metrics": {"namespace": (_TEXT, None, 0), "service": (_TEXT, None, 0)},
+}
+_TOP_LEVEL = {*_SCHEMA, "tables"}
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``; else nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _File:
+    """The TOML document, read section by section, refusing what it does not know."""
+
+    def __init__(self, document: Mapping[str, Any], path: str) -> None:
+        self.path = path
+        self.sections: dict[str, Mapping[str, Any]] = {}
+        for name, fields in _SCHEMA.items():
+            section = document.get(name, {})
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{path}: [{name}] must be a table of settings")
+            for key in section:
+                if key not in fields:
+                    raise ConfigError(
+                        f"{path}: [{name}] has no setting {key!r}{did_you_mean(key, fields)}; "
+                        f"it has {', '.join(sorted(fields))}"
+                    )
+            self.sections[name] = section
+
+    def text(self, section: str, key: str) -> str | None:
+        value = self.sections[section].get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"{self.path}: [{section}] {key} must be a non-empty string, got {value!r}"
+            )
+        return value
+
+    def number(self, section: str, key: str) -> float | None:
+        value = self.sections[section].get(key)
+        if value is None:
+            return None
+        kind, _, least = _SCHEMA[section][key]
+        # TOML's true is a bool, and Python's bool is an int: refuse it by name.
+        wanted = int if kind == "integer" else int | float
+        if isinstance(value, bool) or not isinstance(value, wanted) or value < least:
+            raise ConfigError(
+                f"{self.path}: [{section}] {key} must be {'an' if kind == 'integer' else 'a'} "
+                f"{kind} of at least {least:g}, got {value!r}"
+            )
+        return float(value)
+
+
+def _number(env: Mapping[str, str], variable: str, file: _File, section: str, key: str) -> float:
+    """A numeric setting: the environment variable, else the file, else the default."""
+    kind, default, least = _SCHEMA[section][key]
+    text = env.get(variable)
+    if text:
+        try:
+            value = int(text) if kind == "integer" else float(text)
+        except ValueError:
+            raise ConfigError(f"{variable} must be {kind}, got {text!r}") from None
+        if value < least:
+            raise ConfigError(f"{variable} must be at least {least:g}, got {text!r}")
+        return float(value)
+    found = file.number(section, key)
+    assert default is not None
+    return found if found is not None else float(default)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -146,28 +260,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"LOADSTAR_CONFIG names {str(path)!r}, which does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    unknown = set(document) - _TOP_LEVEL
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown section(s) {sorted(unknown)}; expected some of {sorted(_TOP_LEVEL)}"
-        )
+    for name in document:
+        if name not in _TOP_LEVEL:
+            raise ConfigError(
+                f"{path}: unknown section [{name}]{did_you_mean(name, _TOP_LEVEL)}; "
+                f"sections are {', '.join(sorted(_TOP_LEVEL))}"
+            )
     return document
-
-
-def _section(document: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = document.get(name, {})
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"[{name}] must be a table of settings")
-    return section
-
-
-def _opt_str(section: Mapping[str, Any], key: str, path: object) -> str | None:
-    value = section.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}: {key} must be a non-empty string, got {value!r}")
-    return value
 
 
 def _first(*values: str | None) -> str | None:

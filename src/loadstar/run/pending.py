@@ -67,7 +67,14 @@ def pending_files(
         file = source_file(prefix, listed)
         if file is None:
             continue
-        if kind == "dimension" and known.applied is not None and file.order < known.applied:
+        # Only a stamped file can be older than another: one ordered by its
+        # LastModified is loaded when it is found.
+        if (
+            kind == "dimension"
+            and file.stamped
+            and known.applied is not None
+            and file.order < known.applied
+        ):
             result.out_of_order.append(file)
         else:
             result.to_load.append(file)

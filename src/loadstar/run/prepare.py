@@ -9,6 +9,7 @@ here, so what ``plan`` shows is what ``run`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from loadstar.config import TableSpec
@@ -16,6 +17,7 @@ from loadstar.errors import TableError
 from loadstar.run.pending import Pending, pending_files
 from loadstar.shape.mapping import check_table
 from loadstar.shape.table import TableInfo
+from loadstar.source.discovery import is_stamped
 from loadstar.source.s3 import list_objects
 from loadstar.warehouse import Known, Warehouse
 
@@ -54,7 +56,7 @@ def prepare_table(
     A problem of the table itself is returned, not raised, so that callers
     can still show the files waiting behind it; any other error is raised.
     """
-    known = warehouse.known_files(bucket, spec.name)
+    known = warehouse.known_files(bucket, spec.name, partial(is_stamped, spec.prefix))
     listing = list_objects(s3, bucket, spec.prefix)
     pending = pending_files(spec.kind, spec.prefix, listing, known)
     if not pending.to_load:

@@ -134,6 +134,12 @@ def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPl
             column=unknown[0],
         )
 
+    if not maps and ignored:
+        raise BadFileError(
+            f"none of the file's columns ({', '.join(repr(i) for i in ignored)}) is one "
+            "loadstar loads: there is nothing to load",
+            table=where,
+        )
     loaded = {m.column.name for m in maps}
     missing = [
         c.name

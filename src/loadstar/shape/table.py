@@ -64,6 +64,17 @@ class ForeignKey:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A foreign key of another table (or of this one) that points at this table."""
+
+    name: str
+    from_table: str
+    """The referencing table, schema-qualified."""
+    key: tuple[str, ...]
+    """This table's columns it references."""
+
+
+@dataclass(frozen=True)
 class TableInfo:
     """A target table as its catalogue describes it."""
 
@@ -78,7 +89,7 @@ class TableInfo:
     """Column sets that a unique index (no predicate, not deferred) keeps unique."""
     has_triggers: bool = False
     """User triggers or rules: rows must go through them one by one."""
-    referenced_by: tuple[ForeignKey, ...] = ()
+    referenced_by: tuple[Reference, ...] = ()
     """Foreign keys of other tables (or of this one) that point at this table."""
 
     @property

@@ -51,6 +51,12 @@ def source_file(prefix: str, listed: ObjectTypeDef) -> SourceFile | None:
     )
 
 
+def is_stamped(prefix: str, key: str) -> bool:
+    """Whether ``key`` is a file of the table at ``prefix`` whose key carries its instant."""
+    rest = remainder(prefix, key)
+    return rest is not None and instant_from_key(rest) is not None
+
+
 def table_files(s3: S3Client, bucket: str, prefix: str) -> list[SourceFile]:
     """Every Parquet file of the table under ``prefix``, oldest first."""
     files = [f for obj in list_objects(s3, bucket, prefix) if (f := source_file(prefix, obj))]

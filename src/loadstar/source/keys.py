@@ -20,7 +20,7 @@ _DATETIME = re.compile(
     [ T_/-]?
     (?P<H>\d{2}) (?P<ts>[:\-_.]?) (?P<M>\d{2}) (?P=ts) (?P<S>\d{2})
     (?: [.,]? (?P<f>\d{1,9}) )?
-    (?P<tz> Z | [+-]\d{2}:?\d{2} )?
+    (?P<tz> Z | [+-]\d{2}:\d{2} )?
     (?!\d)
     """,
     re.VERBOSE | re.ASCII,
@@ -44,9 +44,10 @@ def remainder(prefix: str, key: str) -> str | None:
     """What follows ``prefix`` in ``key`` when the key is one of the table's files.
 
     A key belongs to a table when what follows the prefix is exactly
-    ``.parquet``, or begins, after at most one separator, with a digit (the
-    timestamp) and ends in ``.parquet``. So ``dimension/payment`` never claims
-    ``dimension/payment_type-2024….parquet``.
+    ``.parquet``, or begins, after at most one separator, with a timestamp
+    and ends in ``.parquet``. So ``dimension/payment`` never claims
+    ``dimension/payment_type-2024….parquet``, and ``dimension/level`` never
+    claims ``dimension/level2-2024….parquet`` (``2-2024…`` is no timestamp).
     """
     if not key.startswith(prefix):
         return None
@@ -56,9 +57,14 @@ def remainder(prefix: str, key: str) -> str | None:
     if rest.lower() == PARQUET_SUFFIX:
         return rest
     body = rest[1:] if rest[0] in SEPARATORS else rest
-    if not body or not ("0" <= body[0] <= "9"):
+    if not starts_with_timestamp(body):
         return None
     return rest
+
+
+def starts_with_timestamp(text: str) -> bool:
+    """Whether ``text`` begins with a timestamp in one of the forms keys carry."""
+    return any(form.match(text) for form in (_DATETIME, _EPOCH, _DATE))
 
 
 def instant_from_key(rest: str) -> datetime | None:

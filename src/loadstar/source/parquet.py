@@ -25,9 +25,20 @@ class ParquetSource:
         try:
             # Column chunks are read through a small buffer rather than whole
             # (pre_buffer), so memory does not grow with a file's row groups.
-            self._file = pq.ParquetFile(data, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+            # INT96 timestamps (Spark, Hive, Impala) are read in microseconds:
+            # in nanoseconds, dates outside 1677-2262 would wrap silently.
+            self._file = pq.ParquetFile(
+                data,
+                pre_buffer=False,
+                buffer_size=READ_BUFFER_BYTES,
+                coerce_int96_timestamp_unit="us",
+            )
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise BadFileError(f"not a readable Parquet file: {_reason(exc)}", key=key) from None
+        if not self.schema.names and self.num_rows:
+            raise BadFileError(
+                f"has {self.num_rows} rows but no columns: there is nothing to load", key=key
+            )
 
     @property
     def schema(self) -> pa.Schema:

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from psycopg import sql
 
 from loadstar.errors import TableError
-from loadstar.shape.table import Column, ForeignKey, TableInfo
+from loadstar.shape.table import Column, ForeignKey, Reference, TableInfo
 from loadstar.warehouse.connection import Connection
 
 
@@ -89,6 +89,22 @@ _INDEXES = sql.SQL("""
     GROUP BY i.indexrelid, i.indisunique, i.indimmediate
 """)
 
+# Foreign keys of any table (this one included) that point at this table: in
+# replica mode their triggers on this side (NO ACTION, RESTRICT, CASCADE …)
+# would not run either.
+_REFERENCED_BY = sql.SQL("""
+    SELECT con.conname,
+           n.nspname || '.' || c.relname,
+           array_agg(ra.attname ORDER BY k.pos)
+    FROM pg_constraint con
+    CROSS JOIN LATERAL unnest(con.confkey) WITH ORDINALITY AS k(refnum, pos)
+    JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = k.refnum
+    JOIN pg_class c ON c.oid = con.conrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE con.confrelid = %(oid)s AND con.contype = 'f'
+    GROUP BY con.oid, con.conname, n.nspname, c.relname
+""")
+
 _HAS_TRIGGERS = sql.SQL("""
     SELECT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = %(oid)s AND NOT tgisinternal)
         OR EXISTS (SELECT FROM pg_rewrite WHERE ev_class = %(oid)s)
@@ -136,6 +152,10 @@ def describe_table(conn: Connection, name: str, schema: str | None) -> TableInfo
             )
             for r in cur.fetchall()
         }
+        cur.execute(_REFERENCED_BY, {"oid": oid})
+        referenced_by = tuple(
+            Reference(name=str(r[0]), from_table=str(r[1]), key=tuple(r[2])) for r in cur.fetchall()
+        )
         cur.execute(_INDEXES, {"oid": oid})
         found_indexes = cur.fetchall()
         indexes = tuple(tuple(str(c) for c in r[0]) for r in found_indexes)
@@ -151,4 +171,5 @@ def describe_table(conn: Connection, name: str, schema: str | None) -> TableInfo
         indexes=indexes,
         unique_keys=unique_keys,
         has_triggers=bool(triggers and triggers[0]),
+        referenced_by=referenced_by,
     )

@@ -7,8 +7,10 @@ reach a log line or an exception message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from loadstar import retry
-from loadstar.config import Settings, mask_url
+from loadstar.config import Settings, mask_url, passwords_in
 from loadstar.errors import ConfigError, ConnectionFailedError, TransientError
 from loadstar.retry import Backoff
 from loadstar.telemetry import logs
@@ -37,9 +39,13 @@ def resolve_conninfo(
     settings: Settings,
     secrets: Callable[[], SecretsManagerClient] | None = None,
 ) -> str:
-    """The libpq connection string the settings describe ('' means: libpq's PG* variables)."""
+    """The libpq connection string the settings describe ('' means: libpq's PG* variables).
+
+    A URL is checked here, before any connection, and refused with a
+    `ConfigError` that never shows its password.
+    """
     if settings.database_url:
-        return settings.database_url
+        return checked_url(settings.database_url)
     if settings.db_secret:
         if secrets is None:
             from loadstar.aws import secrets_client
@@ -49,12 +55,35 @@ def resolve_conninfo(
     return ""
 
 
+# SQLAlchemy's URL form, which people copy from their other tools:
+# postgresql+psycopg://…, postgres+asyncpg://… — the driver is loadstar's business.
+_DRIVER_URL = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[A-Za-z0-9_]+://")
+
+
+def checked_url(url: str) -> str:
+    """The connection string libpq will take, or `ConfigError` (masked) saying what is wrong."""
+    url = _DRIVER_URL.sub(r"\g<scheme>://", url.strip())
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*)://", url)
+    if scheme and scheme[1].lower() not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"the warehouse URL {scrub(url, url)!r} is not a PostgreSQL URL: it must start "
+            "with postgresql:// (or be libpq's key=value form)"
+        )
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(
+            f"the warehouse URL {scrub(url, url)!r} is not valid: {scrub(str(exc), url)}"
+        ) from None
+    return url
+
+
 def describe_target(conninfo: str) -> str:
     """``user@host:port/dbname`` for log lines; never the password."""
     try:
         params = conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError:
-        return str(mask_url(conninfo))
+        return scrub(conninfo, conninfo)
     host = params.get("host") or params.get("hostaddr") or "(PGHOST)"
     port = params.get("port") or ""
     dbname = params.get("dbname") or "(PGDATABASE)"
@@ -64,7 +93,7 @@ def describe_target(conninfo: str) -> str:
 
 def open_connection(
     settings: Settings,
-    backoff: Backoff = retry.CONNECT,
+    backoff: Backoff | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Connection:
     """A new connection to the warehouse, outside any transaction.
@@ -76,6 +105,7 @@ def open_connection(
     """
     conninfo = resolve_conninfo(settings)
     target = describe_target(conninfo)
+    backoff = backoff or dataclasses.replace(retry.CONNECT, attempts=settings.connect_attempts)
     delays = backoff.delays()
     while True:
         try:
@@ -87,8 +117,14 @@ def open_connection(
                 # so a block always commits for real rather than as a savepoint.
                 autocommit=True,
             )
+        except psycopg.ProgrammingError as exc:
+            # libpq refused the string itself (an unknown option): no retry helps.
+            raise ConfigError(
+                f"the warehouse connection string for {target} is not valid: "
+                f"{scrub(str(exc).strip(), conninfo)}"
+            ) from None
         except psycopg.OperationalError as exc:
-            reason = _scrub(str(exc).strip(), conninfo)
+            reason = scrub(str(exc).strip(), conninfo)
             delay = next(delays, None)
             if delay is None:
                 logs.event("db_connect_failed", logging.ERROR, target=target, error=reason)
@@ -150,12 +186,15 @@ def _conninfo_from_secret(client: SecretsManagerClient, secret_id: str) -> str:
     return make_conninfo(**params)
 
 
-def _scrub(message: str, conninfo: str) -> str:
-    """Belt and braces: drop the password from a driver message should it ever echo it."""
+def scrub(message: str, conninfo: str) -> str:
+    """A message safe to show: every password the connection string holds, masked."""
+    secrets = passwords_in(conninfo)
     try:
         password = conninfo_to_dict(conninfo).get("password")
     except psycopg.ProgrammingError:
         password = None
     if password:
-        message = message.replace(str(password), "***")
+        secrets.add(str(password))
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
     return str(mask_url(message))

@@ -55,9 +55,14 @@ _CLASS_HINTS = {
 }
 _DEFAULT_HINT = "check the warehouse's log for this SQLSTATE"
 
-# COPY reports where a value failed in its context line; only the column name
-# is taken from it, to name the column in the error.
-_COPY_COLUMN = re.compile(r"COPY [^,]+, line \d+, column (?P<column>[^:]+):")
+# COPY reports where a value failed in its context line: the row (COPY's line,
+# one COPY per file), the column, and in text formats the value.
+_COPY_CONTEXT = re.compile(
+    r"COPY [^,]+, line (?P<row>\d+), column (?P<column>[^:\n]+?)(?:: (?P<value>.*))?$",
+    re.MULTILINE,
+)
+STAGE_NAME = "loadstar_stage"
+"""The staging table's name, which no message may show: it means nothing to anyone."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -86,14 +91,15 @@ def classify(exc: psycopg.Error, *, table: TableInfo | None = None) -> LoadstarE
     name = table.qualified_name if table else None
     if (state or "").startswith(DATA_CLASSES):
         return BadFileError(
-            f"the warehouse rejected the rows: {_describe(exc)}",
+            f"the warehouse rejected the rows: {_describe(exc, table)}",
             table=name,
             column=_column(exc, table),
             sqlstate=state,
         )
     where = f"table {name}: " if name else ""
     return TableError(
-        f"{where}the warehouse refused the load ({state or 'no SQLSTATE'}): {_describe(exc)}",
+        f"{where}the warehouse refused the load ({state or 'no SQLSTATE'}): "
+        f"{_describe(exc, table)}",
         table=name,
         hint=hint_for(state),
         sqlstate=state,
@@ -114,14 +120,17 @@ def classify_ledger(exc: psycopg.Error, schema: str) -> LoadstarError:
     )
 
 
-def _describe(exc: psycopg.Error) -> str:
+def _describe(exc: psycopg.Error, table: TableInfo | None = None) -> str:
     diag = exc.diag
     text = diag.message_primary or str(exc).strip().splitlines()[0]
     if diag.message_detail:
         text += f" ({diag.message_detail})"
-    if diag.context and diag.context.startswith("COPY"):
-        text += f" [{diag.context.strip().splitlines()[0]}]"
-    return text
+    found = _COPY_CONTEXT.search(diag.context or "")
+    if found:
+        text += f" at row {found['row']}"
+        if found["value"]:
+            text += f" (value {found['value']})"
+    return text.replace(STAGE_NAME, table.qualified_name if table else "the table")
 
 
 def _column(exc: psycopg.Error, table: TableInfo | None) -> str | None:
@@ -131,8 +140,5 @@ def _column(exc: psycopg.Error, table: TableInfo | None) -> str | None:
     constraint = diag.constraint_name
     if table is not None and constraint is not None and constraint in table.foreign_keys:
         return ", ".join(table.foreign_keys[constraint].columns)
-    if diag.context:
-        found = _COPY_COLUMN.search(diag.context)
-        if found:
-            return found["column"]
-    return None
+    found = _COPY_CONTEXT.search(diag.context or "")
+    return found["column"] if found else None

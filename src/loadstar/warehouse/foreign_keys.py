@@ -11,8 +11,11 @@ that one statement (``session_replication_role = replica``).
 It does so only when that is equivalent: the role may set
 ``session_replication_role`` (a superuser, or ``GRANT SET ON PARAMETER
 session_replication_role`` on PostgreSQL 15+), the table has no triggers or
-rules of its own (replica mode would silence them too), and every foreign key
-is a plain MATCH SIMPLE key to another table whose columns the file supplies.
+rules of its own (replica mode would silence them too), every foreign key is
+a plain MATCH SIMPLE key to another table whose columns the file supplies,
+and no foreign key pointing *into* the table could be broken by the write
+(replica mode silences those triggers as well: an upsert may only leave
+referenced columns alone, which it does when they are the primary key).
 Otherwise the rows go through the ordinary per-row checks.
 """
 
@@ -38,7 +41,7 @@ _permitted: WeakKeyDictionary[Connection, bool] = WeakKeyDictionary()
 def set_based_checks_apply(conn: Connection, plan: LoadPlan) -> bool:
     """Whether this file's foreign keys may be checked set-wise (see the module doc)."""
     table = plan.table
-    if not table.foreign_keys or table.has_triggers:
+    if not table.foreign_keys or table.has_triggers or not _references_into_hold(plan):
         return False
     loaded = set(plan.target_names)
     for fk in table.foreign_keys.values():
@@ -50,6 +53,20 @@ def set_based_checks_apply(conn: Connection, plan: LoadPlan) -> bool:
             if name not in loaded and (column is None or column.has_default):
                 return False
     return _may_set_replica_role(conn)
+
+
+def _references_into_hold(plan: LoadPlan) -> bool:
+    """Whether the write can break no foreign key that points at this table.
+
+    Replica mode also silences the triggers that guard rows other tables
+    reference (NO ACTION, RESTRICT, CASCADE). Appending new rows never breaks
+    them; an upsert changes only columns outside the primary key, so it is
+    safe when every reference into the table is to primary-key columns.
+    """
+    if plan.spec.kind != "dimension":
+        return True
+    key = set(plan.table.primary_key)
+    return all(set(reference.key) <= key for reference in plan.table.referenced_by)
 
 
 def _may_set_replica_role(conn: Connection) -> bool:

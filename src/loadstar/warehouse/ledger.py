@@ -8,7 +8,7 @@ neither, a crash after leaves both. The ledger, not any S3 tag, is the truth.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -150,30 +150,52 @@ def try_lock(conn: Connection, schema: str) -> bool:
     return bool(row and row[0])
 
 
-def known_files(conn: Connection, schema: str, bucket: str, table: str) -> Known:
-    """What the ledger knows of the table's files in the bucket."""
+def known_files(
+    conn: Connection,
+    schema: str,
+    bucket: str,
+    table: str,
+    stamped: Callable[[str], bool] | None = None,
+) -> Known:
+    """What the ledger knows of the table's files in the bucket.
+
+    ``applied`` is the newest loaded file whose key carries its instant (as
+    ``stamped`` tells): a file ordered by its LastModified says nothing of
+    where stamped files stand, so it never makes them out of order.
+    """
     where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(ledger_table(schema))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT key, etag, status ") + where, (bucket, table))
         files = {key: (etag, status) for key, etag, status in cur.fetchall()}
-    return Known(files=files, applied=newest_loaded(conn, schema, bucket, table))
+    return Known(files=files, applied=newest_loaded(conn, schema, bucket, table, stamped))
 
 
 def newest_loaded(
-    conn: Connection, schema: str, bucket: str, table: str
+    conn: Connection,
+    schema: str,
+    bucket: str,
+    table: str,
+    stamped: Callable[[str], bool] | None = None,
 ) -> tuple[datetime, str] | None:
-    """(instant, key) of the table's newest loaded file, if any."""
+    """(instant, key) of the table's newest loaded file (of those ``stamped``), if any."""
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("""
                 SELECT file_instant, key FROM {}
                 WHERE bucket = %s AND table_name = %s AND status = 'loaded'
-                ORDER BY file_instant DESC, key DESC LIMIT 1
+                ORDER BY file_instant DESC, key DESC
             """).format(ledger_table(schema)),
             (bucket, table),
         )
-        newest = cur.fetchone()
-    return (newest[0], newest[1]) if newest else None
+        # Almost always the first row; a few unstamped keys at most before it.
+        while rows := cur.fetchmany(_NEWEST_BATCH):
+            for instant, key in rows:
+                if stamped is None or stamped(key):
+                    return instant, key
+    return None
+
+
+_NEWEST_BATCH = 16
 
 
 def claim(

@@ -16,7 +16,7 @@ one stops and leaves the rest to that one.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 
 import psycopg
@@ -184,12 +184,14 @@ class Warehouse:
         with self._ledger_errors():
             ledger.require_replay_columns(self.conn, self.schema)
 
-    def known_files(self, bucket: str, table: str) -> Known:
+    def known_files(
+        self, bucket: str, table: str, stamped: Callable[[str], bool] | None = None
+    ) -> Known:
         """What the ledger knows of the table's files (nothing, if there is no ledger yet)."""
         with self._ledger_errors():
             if self.read_only and not ledger.exists(self.conn, self.schema):
                 return _NOTHING_KNOWN
-            return ledger.known_files(self.conn, self.schema, bucket, table)
+            return ledger.known_files(self.conn, self.schema, bucket, table, stamped)
 
     def newest_loaded(self, bucket: str, table: str) -> tuple[object, str] | None:
         with self._ledger_errors():

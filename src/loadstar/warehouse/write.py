@@ -23,10 +23,10 @@ from loadstar.shape.mapping import LoadPlan
 from loadstar.warehouse.catalog import table_identifier
 from loadstar.warehouse.connection import Connection
 from loadstar.warehouse.copy import CopyFormat, copy_batches
-from loadstar.warehouse.errors import classify
+from loadstar.warehouse.errors import STAGE_NAME, classify
 from loadstar.warehouse.foreign_keys import KeyValues, check_foreign_keys, set_based_checks_apply
 
-STAGE = sql.Identifier("loadstar_stage")
+STAGE = sql.Identifier(STAGE_NAME)
 
 Cursor = psycopg.Cursor[tuple[object, ...]]
 ForeignKeyChecks = Literal["per_file", "per_row", "none"]
