@@ -77,8 +77,21 @@ class LockLostError(StopRun):
     failed: ClassVar[bool] = False
 
 
+class LedgerError(StopRun):
+    """The ledger refused a statement (a privilege, a read-only server): every table needs it."""
+
+
 class AccessDeniedError(StopRun):
     """S3 refused the credentials or the role (expired token, access denied)."""
+
+
+class OutOfTimeError(StopRun):
+    """The time budget ran out in the middle of a file; it waits for the next run.
+
+    Not a failure: the file is rolled back whole and loads next time.
+    """
+
+    failed: ClassVar[bool] = False
 
 
 class ServiceUnavailableError(StopRun):
@@ -112,6 +125,14 @@ class TableError(LoadstarError):
     ) -> None:
         super().__init__(message, hint=hint, sqlstate=sqlstate, s3_code=s3_code)
         self.table = table
+
+
+class TableBusyError(TableError):
+    """Another session holds a lock on the table past the lock timeout.
+
+    Not a failure: nothing is wrong with the table or its files; the next run
+    tries again.
+    """
 
 
 # -- file scope -----------------------------------------------------------------------------

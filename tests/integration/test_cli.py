@@ -268,6 +268,65 @@ def test_plan_shows_the_dimension_files_a_run_holds_back_behind_a_bad_one(
     assert held == [(k, verdicts[bad_at + 1]) for k in keys[bad_at + 1 :]]
 
 
+PLAN_TRUTHS = ["repeated key", "NUL in text", "foreign key miss", "CHECK violated", "trigger"]
+
+
+@pytest.mark.parametrize("case", PLAN_TRUTHS)
+def test_plan_finds_what_the_run_would_fail_on(
+    case: str, s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dims, facts = dimension_files(), fact_files(2, 20)
+    staff_file = next(f for f in dims if f.table == "dim_staff")
+    bad_key, expected = staff_file.key, ""
+    if case == "repeated key":
+        doubled = pa.concat_tables([staff_file.data, staff_file.data.slice(0, 1)])
+        put_table(s3, bucket, staff_file.key, doubled)
+        expected = "appears 2 times"
+    elif case == "NUL in text":
+        put_table(
+            s3, bucket, staff_file.key, with_value(staff_file.data, "first_name", 3, "a\x00b")
+        )
+        expected = "NUL character"
+    elif case == "foreign key miss":
+        bad_key, expected = facts[1].key, "4242"
+        put_table(s3, bucket, bad_key, with_value(facts[1].data, "sales_staff_id", 5, 4242))
+    elif case == "CHECK violated":
+        db.execute("ALTER TABLE fact_sales_order ADD CHECK (units_sold < 100000000)")
+        bad_key, expected = facts[1].key, "check constraint"
+        put_table(s3, bucket, bad_key, with_value(facts[1].data, "units_sold", 5, 100000000))
+    else:
+        db.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.design_name = 'refused' THEN RAISE EXCEPTION 'no refused designs'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON dim_design "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+        design = next(f for f in dims if f.table == "dim_design")
+        bad_key, expected = design.key, "no refused designs"
+        put_table(s3, bucket, bad_key, with_value(design.data, "design_name", 2, "refused"))
+    put_files(s3, bucket, [f for f in [*dims, *facts] if f.key not in (bad_key, staff_file.key)])
+    if staff_file.key != bad_key:
+        put_table(s3, bucket, staff_file.key, staff_file.data)
+
+    code, plan = as_json(capsys, "plan")
+    assert code == EXIT_FAILED
+    problems = {f["key"]: f["problem"] for t in plan["tables"] for f in t["files"]}
+    assert expected in (problems[bad_key] or "")
+    would_fail = {k for k, p in problems.items() if p and "held back" not in p}
+    assert db.execute("SELECT to_regclass('loadstar.load_ledger')").fetchone() == (None,)
+    assert count(db, "dim_staff") == 0
+
+    # the run fails exactly the files the plan said it would, for the same reasons
+    code, summary = as_json(capsys, "run")
+    assert code == EXIT_FAILED
+    failed = {f["key"]: f["reason"] for t in summary["tables"].values() for f in t["failed"]}
+    assert set(failed) == would_fail
+    assert expected in failed[bad_key]
+
+
 # -- status, history ---------------------------------------------------------
 
 

@@ -7,7 +7,14 @@ import random
 import psycopg
 import pytest
 
-from loadstar.errors import BadFileError, StopRun, TableError, TransientError, scope_of
+from loadstar.errors import (
+    BadFileError,
+    StopRun,
+    TableBusyError,
+    TableError,
+    TransientError,
+    scope_of,
+)
 from loadstar.retry import Backoff
 from loadstar.warehouse.errors import (
     TRANSIENT_STATES,
@@ -48,7 +55,6 @@ TRANSIENT = [
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
     "53300",  # too_many_connections
-    "55P03",  # lock_not_available
 ]
 
 
@@ -112,6 +118,13 @@ def test_the_ledger_refusing_stops_the_run(state: str) -> None:
     assert isinstance(found, StopRun)
     assert scope_of(found) == "run"
     assert "ledger in schema 'loadstar'" in str(found)
+
+
+def test_a_lock_held_past_the_timeout_makes_the_table_busy_not_failed() -> None:
+    found = classify(error_with_state("55P03"))
+    assert isinstance(found, TableBusyError)
+    assert scope_of(found) == "table"
+    assert "locked by another session" in str(found)
 
 
 def test_an_exception_nobody_foresaw_stops_the_table_not_the_file() -> None:

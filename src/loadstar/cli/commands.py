@@ -22,7 +22,9 @@ from loadstar.run import pipeline, report
 from loadstar.telemetry.progress import TerminalProgress
 
 # A run stopped by one of these needs its settings or its access fixed, not a file.
-_SETTINGS_ERRORS = frozenset({"ConfigError", "ConnectionFailedError", "AccessDeniedError"})
+_SETTINGS_ERRORS = frozenset(
+    {"ConfigError", "ConnectionFailedError", "AccessDeniedError", "LedgerError"}
+)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -49,11 +51,17 @@ def run(args: argparse.Namespace) -> int:
         )
     data = summary.to_dict()
     output(args, data, lambda: render.run_text(data))
+    if summary.error is not None:
+        print(f"loadstar: error: {summary.error['message']}", file=sys.stderr)
+        if summary.error.get("hint"):
+            print(f"hint: {summary.error['hint']}", file=sys.stderr)
     if summary.status == "skipped":
         return EXIT_LOCKED
     if summary.error is not None and summary.error["type"] in _SETTINGS_ERRORS:
         return EXIT_CONFIG
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    if summary.failed:
+        return EXIT_FAILED
+    return EXIT_LOCKED if summary.busy else EXIT_OK
 
 
 def plan(args: argparse.Namespace) -> int:

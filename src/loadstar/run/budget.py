@@ -24,10 +24,14 @@ class Budget:
         self._seconds = 0.0
 
     def allows(self, size_bytes: int) -> bool:
+        left = self.left()
+        return left is None or left >= self.estimate(size_bytes)
+
+    def left(self) -> float | None:
+        """Seconds left for work before the reserve; None without a deadline."""
         if self._remaining is None:
-            return True
-        left = float(self._remaining()) / 1000.0
-        return left - self._reserve >= self.estimate(size_bytes)
+            return None
+        return float(self._remaining()) / 1000.0 - self._reserve
 
     def estimate(self, size_bytes: int) -> float:
         rate = self._bytes / self._seconds if self._seconds > 0 and self._bytes > 0 else 0.0

@@ -25,10 +25,12 @@ from loadstar.errors import (
     BadFileError,
     FileChangedError,
     LoadstarError,
+    OutOfTimeError,
     TableError,
     TransientError,
 )
 from loadstar.run import report
+from loadstar.run.budget import Budget
 from loadstar.run.summary import FileOutcome
 from loadstar.shape.casting import cast_batch
 from loadstar.shape.mapping import LoadPlan, plan_columns
@@ -37,7 +39,7 @@ from loadstar.source.discovery import SourceFile
 from loadstar.source.parquet import ParquetSource
 from loadstar.source.s3 import DELETED_AFTER_LISTING, head_object, open_object, tag_loaded
 from loadstar.telemetry import logs
-from loadstar.warehouse import Status, Warehouse, WriteResult
+from loadstar.warehouse import STATEMENT_TIMEOUT, Status, Warehouse, WriteResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -54,6 +56,8 @@ class RunContext:
     bucket: str
     run_id: str
     progress: Progress | None = None
+    budget: Budget | None = None
+    """The invocation's time budget; statements stop when it is spent."""
 
     def record(self, spec: TableSpec, file: SourceFile, status: Status, reason: str) -> None:
         """Note in the ledger a file that did not load, and why."""
@@ -84,6 +88,7 @@ def load_with_retries(
     delays = retry.FILE.delays()
     attempt = 1
     while True:
+        _limit_time(ctx)
         outcome = load_file(ctx, spec, table, file)
         delay = next(delays, None) if outcome.transient else None
         if delay is None:
@@ -141,6 +146,13 @@ def load_file(
         outcome.cause = exc.cause_fields
         outcome.transient = isinstance(exc, TransientError)
         _record_failure(ctx, spec, file, outcome)
+    except TableError as exc:
+        if _out_of_time(ctx, exc):
+            raise OutOfTimeError(
+                f"the time budget ran out while loading {file.key!r}; it waits for the next run",
+                sqlstate=exc.sqlstate,
+            ) from exc
+        raise
     except LoadstarError:
         raise
     except Exception as exc:
@@ -164,6 +176,27 @@ def load_file(
             )
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _limit_time(ctx: RunContext) -> None:
+    """Lock waits within the lock timeout and, with a deadline, statements within it."""
+    left = ctx.budget.left() if ctx.budget is not None else None
+    lock = ctx.warehouse.settings.lock_timeout_seconds
+    ctx.warehouse.limit_time(
+        lock_seconds=lock if left is None else max(0.0, min(lock, left)),
+        statement_seconds=None if left is None else max(0.0, left),
+    )
+
+
+def _out_of_time(ctx: RunContext, exc: TableError) -> bool:
+    """Whether a statement timeout is the time budget loadstar itself set running out."""
+    if exc.sqlstate != STATEMENT_TIMEOUT or ctx.budget is None:
+        return False
+    left = ctx.budget.left()
+    return left is not None and left <= _BUDGET_SLACK_SECONDS
+
+
+_BUDGET_SLACK_SECONDS = 1.0
 
 
 def _load(

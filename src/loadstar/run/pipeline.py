@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from loadstar.aws import s3_client
 from loadstar.config import Settings, TableKind, TableSpec, load_order
-from loadstar.errors import LoadstarError, scope_of
+from loadstar.errors import LoadstarError, TableBusyError, scope_of
 from loadstar.run import report
 from loadstar.run.budget import Budget
 from loadstar.run.loader import Progress, RunContext, load_with_retries
@@ -51,10 +51,10 @@ def run(
     with logs.bound(run_id=summary.run_id), closing(Warehouse(settings)) as warehouse:
         try:
             if warehouse.open():
-                ctx = RunContext(
-                    warehouse, s3 or s3_client(), summary.bucket, summary.run_id, progress
-                )
-                _load_tables(ctx, specs, summary, Budget(context, settings.time_reserve_seconds))
+                budget = Budget(context, settings.time_reserve_seconds)
+                s3 = s3 or s3_client()
+                ctx = RunContext(warehouse, s3, summary.bucket, summary.run_id, progress, budget)
+                _load_tables(ctx, specs, summary, budget)
             else:
                 summary.skipped_reason = SKIPPED_LOCKED
         except Exception as exc:
@@ -83,7 +83,10 @@ def _load_tables(
             if scope_of(exc) != "table":
                 raise
             out.stop(exc)
-            report.table_failed(spec.name, exc)
+            if isinstance(exc, TableBusyError):
+                report.table_busy(spec.name, exc)
+            else:
+                report.table_failed(spec.name, exc)
             continue
         summary.stopped_early = bool(out.pending)
 

@@ -85,6 +85,18 @@ def table_failed(table: str, exc: BaseException) -> None:
     )
 
 
+def table_busy(table: str, exc: BaseException) -> None:
+    """The one line for a table another session's lock kept: not a failure, tried next run."""
+    detail = error_fields(exc)
+    logs.event(
+        "table_busy",
+        logging.WARNING,
+        table=table,
+        reason=detail["message"],
+        sqlstate=detail.get("sqlstate"),
+    )
+
+
 def run_finished(summary: RunSummary, exc: BaseException | None = None) -> None:
     """The run's one closing line; with the exception nobody foresaw, if one ended it."""
     data = summary.to_dict()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from loadstar.errors import LoadstarError, StopRun
+from loadstar.errors import LoadstarError, StopRun, TableBusyError
 from loadstar.source.discovery import SourceFile
 
 RunStatus = Literal["loaded", "partial", "failed", "skipped"]
@@ -63,6 +63,8 @@ class TableSummary:
     pending: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
     """Why the table stopped (its type, message, hint and cause), when it did."""
+    busy: str | None = None
+    """Why the table waits for the next run (another session's lock), when it does."""
     newest_loaded: datetime | None = None
     """Instant of the newest file of the table ever loaded; None when none is, or not known."""
     waiting: dict[str, datetime] | None = None
@@ -96,7 +98,10 @@ class TableSummary:
 
     def stop(self, exc: BaseException) -> None:
         """The table cannot load now: say why; its files wait, none blamed."""
-        self.error = error_fields(exc)
+        if isinstance(exc, TableBusyError):
+            self.busy = str(exc)
+        else:
+            self.error = error_fields(exc)
 
 
 @dataclass
@@ -135,9 +140,14 @@ class RunSummary:
             return "skipped"
         if self.failed:
             return "failed"
-        if self.stopped_early:
+        if self.stopped_early or self.busy:
             return "partial"
         return "loaded"
+
+    @property
+    def busy(self) -> list[str]:
+        """The tables another session's lock kept from loading."""
+        return [name for name, t in self.tables.items() if t.busy]
 
     def to_dict(self) -> dict[str, Any]:
         tables = {
@@ -150,6 +160,7 @@ class RunSummary:
                 "skipped": list(t.skipped),
                 "pending": list(t.pending),
                 **({"error": t.error["message"], "error_detail": dict(t.error)} if t.error else {}),
+                **({"busy": t.busy} if t.busy else {}),
             }
             for name, t in self.tables.items()
         }

@@ -10,9 +10,10 @@ import ``shape`` (what a file's columns become), ``source`` (the file it
 records), ``telemetry``, ``config`` and ``errors``.
 """
 
+from loadstar.warehouse.errors import STATEMENT_TIMEOUT
 from loadstar.warehouse.history import Entry, Totals
 from loadstar.warehouse.ledger import Known, Status
 from loadstar.warehouse.session import Warehouse
 from loadstar.warehouse.write import WriteResult
 
-__all__ = ["Entry", "Known", "Status", "Totals", "Warehouse", "WriteResult"]
+__all__ = ["STATEMENT_TIMEOUT", "Entry", "Known", "Status", "Totals", "Warehouse", "WriteResult"]

@@ -17,7 +17,14 @@ import re
 
 import psycopg
 
-from loadstar.errors import BadFileError, LoadstarError, StopRun, TableError, TransientError
+from loadstar.errors import (
+    BadFileError,
+    LedgerError,
+    LoadstarError,
+    TableBusyError,
+    TableError,
+    TransientError,
+)
 from loadstar.shape.table import TableInfo
 
 TRANSIENT_CLASSES = ("08",)  # connection exception
@@ -29,9 +36,10 @@ TRANSIENT_STATES = frozenset(
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
         "53300",  # too_many_connections
-        "55P03",  # lock_not_available
     }
 )
+LOCK_NOT_AVAILABLE = "55P03"
+STATEMENT_TIMEOUT = "57014"
 DATA_CLASSES = ("22", "23", "21", "44", "P0")  # data, integrity, cardinality, check option, raise
 
 # What to do about a table-scoped error, by SQLSTATE (then by class).
@@ -89,6 +97,13 @@ def classify(exc: psycopg.Error, *, table: TableInfo | None = None) -> LoadstarE
     if is_transient(exc):
         return TransientError(f"warehouse connection problem: {_describe(exc)}", sqlstate=state)
     name = table.qualified_name if table else None
+    if state == LOCK_NOT_AVAILABLE:
+        return TableBusyError(
+            f"table {name or 'of the load'} is locked by another session past the lock timeout",
+            table=name,
+            hint="the next run tries again; `SELECT * FROM pg_locks` shows who holds it",
+            sqlstate=state,
+        )
     if (state or "").startswith(DATA_CLASSES):
         return BadFileError(
             f"the warehouse rejected the rows: {_describe(exc, table)}",
@@ -113,7 +128,7 @@ def classify_ledger(exc: psycopg.Error, schema: str) -> LoadstarError:
             f"warehouse connection problem: {_describe(exc)}", sqlstate=exc.sqlstate
         )
     state = exc.sqlstate or "no SQLSTATE"
-    return StopRun(
+    return LedgerError(
         f"the ledger in schema {schema!r} refused a statement ({state}): {_describe(exc)}",
         hint=hint_for(exc.sqlstate),
         sqlstate=exc.sqlstate,

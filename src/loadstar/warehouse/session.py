@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 
 import psycopg
 import pyarrow as pa
+from psycopg import sql
 
 from loadstar.config import Settings
 from loadstar.errors import LockLostError
@@ -54,6 +55,7 @@ class Warehouse:
         self.schema = settings.ledger_schema
         self.read_only = read_only
         self._conn: Connection | None = None
+        self._rehearsing = False
 
     # -- the connection and the lock ----------------------------------------------------------
 
@@ -71,6 +73,7 @@ class Warehouse:
     def connect(self) -> None:
         """Connect (with retries); `ConnectionFailedError` when the warehouse cannot be reached."""
         self._conn = open_connection(self.settings)
+        self.limit_time(lock_seconds=self.settings.lock_timeout_seconds)
         if self.read_only:
             with self._ledger_errors():
                 # The connection is in autocommit, where psycopg's read_only does not
@@ -91,6 +94,25 @@ class Warehouse:
                 time.sleep(_LOCK_POLL_SECONDS)
             ledger.ensure_ledger(self.conn, self.schema)
         return True
+
+    def limit_time(self, *, lock_seconds: float, statement_seconds: float | None = None) -> None:
+        """How long any statement may wait for a lock, and (with a deadline) run at all.
+
+        Without a lock timeout another session's open ``LOCK TABLE`` would hold
+        a run forever; PostgreSQL's 0 means "no limit", so at least 1 ms.
+        """
+        with self._ledger_errors():
+            for setting, seconds in (
+                ("lock_timeout", lock_seconds),
+                ("statement_timeout", statement_seconds),
+            ):
+                if seconds is not None:
+                    milliseconds = max(1, int(seconds * 1000))
+                    self.conn.execute(
+                        sql.SQL("SET {} = {}").format(
+                            sql.Identifier(setting), sql.Literal(f"{milliseconds}ms")
+                        )
+                    )
 
     def ensure(self) -> None:
         """A working connection holding the lock, or `LockLostError`.
@@ -152,6 +174,43 @@ class Warehouse:
                         conn, self.schema, bucket, file.key, result.rows_in, result.rows_written
                     )
             return result
+        except psycopg.Error as exc:
+            raise classify(exc, table=plan.table) from exc
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        """One transaction for a dry run, always rolled back at its end.
+
+        Inside it, `try_write` keeps each file that would load (so later files
+        meet the rows earlier ones would have written, as in a run) and undoes
+        each that would fail. Even a read-only session may write in it; the
+        ledger is never touched. A serial column's sequence may advance:
+        sequences never roll back.
+        """
+        try:
+            with self.conn.transaction():
+                if self.read_only:
+                    self.conn.execute("SET TRANSACTION READ WRITE")
+                self._rehearsing = True
+                yield
+                raise psycopg.Rollback
+        except psycopg.Error as exc:
+            raise classify(exc) from exc
+        finally:
+            self._rehearsing = False
+
+    def try_write(self, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
+        """Write the rows as a load would, with every check the warehouse makes.
+
+        Inside a `rehearsal` the rows stay until it ends; alone, they are undone at once.
+        """
+        conn = self.conn
+        try:
+            if self._rehearsing:
+                with conn.transaction():
+                    return write_rows(conn, plan, batches)
+            with self.rehearsal():
+                return write_rows(conn, plan, batches)
         except psycopg.Error as exc:
             raise classify(exc, table=plan.table) from exc
 
