@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,8 +10,9 @@ from mypy_boto3_s3 import S3Client
 from mypy_boto3_s3.type_defs import TagTypeDef
 
 from loadstar import lambda_handler
+from loadstar.cli import EXIT_FAILED, main
 from loadstar.dev.local import LocalServices
-from loadstar.dev.sample import terrific_totes
+from loadstar.dev.sample import dimension_files, fact_files, terrific_totes
 from loadstar.source.s3 import LOADED_TAG
 from support import (
     Conn,
@@ -116,3 +118,53 @@ def test_a_key_whose_etag_changed_after_loading_is_reported(
     assert new_etag in skipped[0]["reason"]
     assert count(db, "dim_staff") == 2
     assert ledger(db)[key]["etag"] == first_etag
+
+
+@pytest.mark.parametrize("table", ["dim_staff", "fact_sales_order"])
+def test_a_file_changed_after_loading_needs_attention_until_it_is_replayed(
+    table: str,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = [*dimension_files(), *fact_files(1, 20)]
+    put_files(s3, bucket, files)
+    lambda_handler({}, None)
+    changed = next(f for f in files if f.table == table)
+    put_table(s3, bucket, changed.key, changed.data.slice(0, 5))
+    capsys.readouterr()
+    for _ in range(2):  # reported on every run until someone decides
+        summary = lambda_handler({}, None)
+        assert summary["status"] == "loaded"  # nothing failed: no Lambda error, no retries
+        [item] = summary["needs_attention"]
+        assert (item["table"], item["key"]) == (table, changed.key)
+        assert "changed after it was loaded" in item["reason"]
+        assert item["command"] == f"loadstar replay '{changed.key}'"
+        metrics = [
+            json.loads(line)
+            for line in capsys.readouterr().out.splitlines()
+            if '"_aws"' in line and '"Table"' not in line
+        ]
+        assert metrics[0]["FilesNeedingAttention"] == 1
+    assert main(["run"]) == EXIT_FAILED
+    assert "to resolve: loadstar replay" in capsys.readouterr().out
+    assert main(["replay", changed.key]) == 0
+    assert lambda_handler({}, None)["needs_attention"] == []
+
+
+def test_an_out_of_order_dimension_file_needs_attention_once(
+    s3: S3Client, bucket: str, db: Conn
+) -> None:
+    put_table(
+        s3, bucket, "dimension/staff-2024-05-25 00:00:00.parquet", staff([1], department="new")
+    )
+    lambda_handler({}, None)
+    late = "dimension/staff-2024-05-24 00:00:00.parquet"
+    put_table(s3, bucket, late, staff([1, 2], department="old"))
+    [item] = lambda_handler({}, None)["needs_attention"]
+    assert item["key"] == late
+    assert item["command"] == f"loadstar replay --force '{late}'"
+    # recorded out of order in the ledger: said once, not on every run
+    assert lambda_handler({}, None)["needs_attention"] == []
+    assert ledger(db)[late]["status"] == "out_of_order"

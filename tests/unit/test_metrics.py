@@ -43,6 +43,7 @@ def test_run_metrics_sum_the_tables_and_age_the_backlog() -> None:
         "FilesLoaded": 1,
         "RowsLoaded": 7,
         "FilesFailed": 1,
+        "FilesNeedingAttention": 0,
         "DurationMs": 2500,
         # the failed file and the one not reached both still wait
         "FilesPending": 2,
@@ -55,7 +56,13 @@ def test_run_metrics_sum_the_tables_and_age_the_backlog() -> None:
 def test_a_run_that_listed_nothing_reports_no_backlog_or_freshness() -> None:
     summary = RunSummary(run_id="r2", bucket="b", skipped_reason="locked")
     values = run_metrics(summary, NOW)
-    assert set(values) == {"FilesLoaded", "RowsLoaded", "FilesFailed", "DurationMs"}
+    assert set(values) == {
+        "FilesLoaded",
+        "RowsLoaded",
+        "FilesFailed",
+        "FilesNeedingAttention",
+        "DurationMs",
+    }
 
 
 def test_documents_declare_exactly_the_metrics_they_carry() -> None:

@@ -606,11 +606,16 @@ def test_alarm_instances_are_read_as_terraform_makes_them() -> None:
 
 
 def test_alarms_on_loadstar_metrics_use_metrics_it_emits() -> None:
-    own = {n: a for n, a in alarms().items() if a["namespace"] == "${var.metrics_namespace}"}
-    assert {a["metric_name"] for a in own.values()} == {
+    every = {n: a for n, a in alarms().items() if a["namespace"] == "${var.metrics_namespace}"}
+    assert {a["metric_name"] for a in every.values()} == {
         "NewestLoadedAgeSeconds",
         "OldestPendingAgeSeconds",
+        "FilesNeedingAttention",
     }
+    for name, alarm in every.items():
+        assert alarm["metric_name"] in EMITTED_METRICS, name
+        assert alarm["dimensions"] == {SERVICE_DIMENSION: "${var.name}"}, name
+    own = {n: a for n, a in every.items() if n.startswith("staleness")}
     for name, alarm in own.items():
         assert alarm["metric_name"] in EMITTED_METRICS, name
         # The function emits Service = LOADSTAR_SERVICE = var.name.
@@ -632,6 +637,18 @@ def test_alarms_on_loadstar_metrics_use_metrics_it_emits() -> None:
     assert backlog["metric_name"] == "OldestPendingAgeSeconds"
     assert backlog["threshold"] == "${var.oldest_pending_age_threshold_seconds}"
     assert default("oldest_pending_age_threshold_seconds") == 3600
+
+
+def test_files_needing_attention_raise_an_alarm_though_nothing_failed() -> None:
+    attention = alarms()["attention"]
+    assert attention["metric_name"] == "FilesNeedingAttention"
+    assert (attention["comparison_operator"], attention["threshold"]) == (
+        "GreaterThanThreshold",
+        0,
+    )
+    # no run, no files to decide about: missing data is not a breach here
+    assert attention["treat_missing_data"] == "notBreaching"
+    assert attention["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
 
 
 def test_the_errors_alarm_watches_the_function() -> None:
@@ -673,7 +690,7 @@ def test_every_alarm_notifies_the_topic_and_may_publish_to_it() -> None:
             text = text.replace(placeholder, value)
         return text
 
-    assert len(alarms()) == 4
+    assert len(alarms()) == 5
     for name, alarm in alarms().items():
         assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"], name
         alarm_arn = arn(

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_LOCKED
     if summary.error is not None and summary.error["type"] in _SETTINGS_ERRORS:
         return EXIT_CONFIG
-    if summary.failed:
+    if summary.failed or summary.attention:
         return EXIT_FAILED
     return EXIT_LOCKED if summary.busy else EXIT_OK
 

@@ -25,8 +25,13 @@ def run_text(data: dict[str, Any]) -> str:
             lines.append(f"    error: {table['error']}")
         for item in [*table["failed"], *table["skipped"]]:
             lines.append(f"    {item['key']}: {item['reason']}")
+        if table.get("busy"):
+            lines.append(f"    busy: {table['busy']}")
     if "stopped_early" in data:
         lines.append(f"  stopped early: {data['stopped_early']}")
+    for item in data.get("needs_attention", []):
+        lines.append(f"  needs attention: {item['key']} ({item['table']}): {item['reason']}")
+        lines.append(f"    to resolve: {item['command']}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ ETag, costs one dictionary lookup here; only the others are parsed.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +23,17 @@ if TYPE_CHECKING:
 
 _SETTLED = (Status.SKIPPED, Status.OUT_OF_ORDER)
 
-OUT_OF_ORDER = "out of order: older than a file of this table already applied"
+OUT_OF_ORDER = (
+    "out of order: older than a file of this table already applied, so its rows were "
+    "not applied (keys only it carries are missing)"
+)
 
 
 def changed_reason(file: SourceFile, loaded_etag: str) -> str:
-    return f"changed after it was loaded: ETag {loaded_etag} is now {file.etag}"
+    return (
+        f"changed after it was loaded: ETag {loaded_etag} is now {file.etag}; "
+        "the warehouse holds the first version's rows"
+    )
 
 
 @dataclass
@@ -46,8 +53,19 @@ class Pending:
     @property
     def reported(self) -> list[tuple[SourceFile, str]]:
         """The files a run reports instead of loading, and why."""
-        found = [(file, changed_reason(file, etag)) for file, etag in self.changed]
-        return found + [(file, OUT_OF_ORDER) for file in self.out_of_order]
+        return [(file, reason) for file, reason, _ in self.attention]
+
+    @property
+    def attention(self) -> list[tuple[SourceFile, str, str]]:
+        """The files an operator must decide about: why, and the command that resolves it."""
+        found = [
+            (file, changed_reason(file, etag), f"loadstar replay {shlex.quote(file.key)}")
+            for file, etag in self.changed
+        ]
+        return found + [
+            (file, OUT_OF_ORDER, f"loadstar replay --force {shlex.quote(file.key)}")
+            for file in self.out_of_order
+        ]
 
 
 def pending_files(

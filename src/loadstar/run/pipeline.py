@@ -97,8 +97,9 @@ def _load_table(ctx: RunContext, spec: TableSpec, out: TableSummary, budget: Bud
     todo = prepared.pending
     known = prepared.known
     out.listed(known.applied[0] if known.applied else None, todo.waiting)
-    for file, reason in todo.reported:
+    for file, reason, command in todo.attention:
         _skip(out, spec, file, reason)
+        out.attention.append({"key": file.key, "reason": reason, "command": command})
     for file in todo.out_of_order:
         ctx.record(spec, file, Status.OUT_OF_ORDER, OUT_OF_ORDER)
     if prepared.problem is not None:

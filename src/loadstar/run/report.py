@@ -115,6 +115,7 @@ def run_metrics(summary: RunSummary, now: datetime) -> dict[str, float]:
         "FilesLoaded": sum(t.files_loaded for t in tables),
         "RowsLoaded": sum(t.rows_written for t in tables),
         "FilesFailed": sum(len(t.failed) for t in tables) + sum(bool(t.error) for t in tables),
+        "FilesNeedingAttention": sum(len(t.attention) for t in tables),
         "DurationMs": round(summary.seconds * 1000),
     }
     listed = [t for t in tables if t.waiting is not None]

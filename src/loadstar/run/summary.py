@@ -61,6 +61,8 @@ class TableSummary:
     failed: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    attention: list[dict[str, str]] = field(default_factory=list)
+    """Files an operator must decide about (changed after loading, out of order)."""
     error: dict[str, Any] | None = None
     """Why the table stopped (its type, message, hint and cause), when it did."""
     busy: str | None = None
@@ -145,6 +147,11 @@ class RunSummary:
         return "loaded"
 
     @property
+    def attention(self) -> list[dict[str, str]]:
+        """Every file an operator must decide about, with its table and the command."""
+        return [{"table": name, **item} for name, t in self.tables.items() for item in t.attention]
+
+    @property
     def busy(self) -> list[str]:
         """The tables another session's lock kept from loading."""
         return [name for name, t in self.tables.items() if t.busy]
@@ -161,6 +168,7 @@ class RunSummary:
                 "pending": list(t.pending),
                 **({"error": t.error["message"], "error_detail": dict(t.error)} if t.error else {}),
                 **({"busy": t.busy} if t.busy else {}),
+                **({"attention": list(t.attention)} if t.attention else {}),
             }
             for name, t in self.tables.items()
         }
@@ -172,6 +180,7 @@ class RunSummary:
             "rows_written": sum(t.rows_written for t in self.tables.values()),
             "files_failed": sum(len(t.failed) for t in self.tables.values()),
             "files_pending": sum(len(t.pending) for t in self.tables.values()),
+            "needs_attention": self.attention,
             "seconds": round(self.seconds, 3),
             "tables": tables,
         }

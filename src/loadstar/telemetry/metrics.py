@@ -17,6 +17,7 @@ UNITS: dict[str, str] = {
     "FilesLoaded": "Count",
     "RowsLoaded": "Count",
     "FilesFailed": "Count",
+    "FilesNeedingAttention": "Count",
     "FilesPending": "Count",
     "OldestPendingAgeSeconds": "Seconds",
     "NewestLoadedAgeSeconds": "Seconds",

@@ -204,3 +204,24 @@ resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
   ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
+
+# A file changed after it was loaded, or a dimension file arrived older than
+# one already applied: nothing failed, but the warehouse may not hold what the
+# bucket says. The run's summary and its file_skipped line give the command
+# that resolves each (`loadstar replay`).
+resource "aws_cloudwatch_metric_alarm" "attention" {
+  alarm_name          = "${var.name}-needs-attention"
+  alarm_description   = "A ${var.name} run found a file an operator must decide about: changed after it was loaded, or older than a file already applied. The run's needs_attention list names each file and the command that resolves it."
+  namespace           = var.metrics_namespace
+  metric_name         = "FilesNeedingAttention"
+  dimensions          = { Service = var.name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}

@@ -55,5 +55,6 @@ output "alarm_names" {
     stale              = aws_cloudwatch_metric_alarm.staleness["stale"].alarm_name
     backlog            = aws_cloudwatch_metric_alarm.staleness["backlog"].alarm_name
     failed_invocations = aws_cloudwatch_metric_alarm.failed_invocations.alarm_name
+    needs_attention    = aws_cloudwatch_metric_alarm.attention.alarm_name
   }
 }

@@ -99,6 +99,15 @@ run "defaults" {
     condition     = output.alarm_names.stale == "loadstar-stale" && output.alarm_names.backlog == "loadstar-backlog"
     error_message = "the alarm_names output names the stale and backlog alarms"
   }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.attention.metric_name == "FilesNeedingAttention" &&
+      aws_cloudwatch_metric_alarm.attention.threshold == 0 &&
+      output.alarm_names.needs_attention == "loadstar-needs-attention"
+    )
+    error_message = "a file needing attention raises its own alarm"
+  }
 }
 
 run "in_a_vpc_with_a_catalogue_and_a_secret_key" {
