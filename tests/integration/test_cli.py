@@ -642,3 +642,21 @@ def test_the_demo_runs_end_to_end() -> None:
     assert "demo: OK" in done.stdout
     assert "units sold by country and month" in done.stdout
     assert "FilesLoaded=11" in done.stdout
+
+
+def test_a_failed_file_deleted_from_the_bucket_is_gone_not_failing(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = staff_key("2024-05-24 10:00:00")
+    put_table(s3, bucket, key, with_value(staff([1, 2]), "staff_id", 1, None))
+    assert main(["run"]) == EXIT_FAILED
+    capsys.readouterr()
+    code, status = as_json(capsys, "status")
+    assert code == EXIT_FAILED
+    s3.delete_object(Bucket=bucket, Key=key)
+    code, status = as_json(capsys, "status")
+    assert code == EXIT_OK
+    table = next(t for t in status["tables"] if t["table"] == "dim_staff")
+    assert (table["failed"], table["gone"]) == ([], [key])
+    code, text, _ = run_cli(capsys, "status")
+    assert f"gone {key}: failed, then deleted from the bucket" in text

@@ -79,6 +79,8 @@ def status_text(data: dict[str, Any]) -> str:
             lines.append(f"    error: {t['error']}")
         for failed in t["failed"]:
             lines.append(f"    failed {failed['key']}: {failed['reason']}")
+        for key in t.get("gone", []):
+            lines.append(f"    gone {key}: failed, then deleted from the bucket")
         for item in t["reported"]:
             lines.append(f"    reported {item['key']}: {item['reason']}")
     totals = data["totals"]

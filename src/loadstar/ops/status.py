@@ -31,6 +31,8 @@ class TableStatus:
     pending: list[SourceFile] = field(default_factory=list)
     """Files the next run would try, oldest first; failed ones included."""
     failed: list[tuple[str, str]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    """Failed files no longer in the bucket: nothing is left to load, nothing fails."""
     skipped: int = 0
     reported: list[tuple[str, str]] = field(default_factory=list)
     """(key, reason) of files the next run would report rather than load."""
@@ -55,6 +57,7 @@ class TableStatus:
             "pending": len(self.pending),
             "oldest_pending_age_seconds": None if age is None else round(age),
             "failed": [{"key": k, "reason": r} for k, r in self.failed],
+            "gone": list(self.gone),
             "skipped": self.skipped,
             "reported": [{"key": k, "reason": r} for k, r in self.reported],
             **({"error": self.error} if self.error else {}),
@@ -76,6 +79,10 @@ def table_status(warehouse: Warehouse, s3: S3Client, bucket: str, spec: TableSpe
             raise
         status.error = str(exc)
         return status
+    # A failed file deleted since is no failure any more: there is nothing to load.
+    listed = prepared.pending.listed
+    status.gone = [key for key, _ in status.failed if key not in listed]
+    status.failed = [(key, reason) for key, reason in status.failed if key in listed]
     status.pending = prepared.pending.to_load
     status.reported = [(file.key, reason) for file, reason in prepared.pending.reported]
     if prepared.problem is not None:

@@ -44,6 +44,8 @@ class Pending:
     """Loaded before, but the object's ETag is no longer the one loaded (given)."""
     out_of_order: list[SourceFile] = field(default_factory=list)
     """Dimension files older than one already applied; never applied over newer values."""
+    listed: set[str] = field(default_factory=set)
+    """Every key the listing held, the table's or not."""
 
     @property
     def waiting(self) -> dict[str, datetime]:
@@ -73,6 +75,7 @@ def pending_files(
 ) -> Pending:
     result = Pending()
     for listed in listing:
+        result.listed.add(listed["Key"])
         seen = known.files.get(listed["Key"])
         if seen is not None:
             etag, status = seen

@@ -113,7 +113,10 @@ def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPl
         if column is None:
             unknown.append(source)
             continue
-        if spec.kind == "fact" and column.generated and column.name in table.primary_key:
+        if column.computed or (
+            spec.kind == "fact" and column.generated and column.name in table.primary_key
+        ):
+            # The warehouse computes it, or assigns a fact's surrogate key itself.
             ignored.append(source)
             continue
         if column.name in seen:

@@ -28,6 +28,8 @@ class Column:
     typmod: int = -1
     always_generated: bool = False
     """An identity ``GENERATED ALWAYS`` column: a value for it needs ``OVERRIDING SYSTEM VALUE``."""
+    computed: bool = False
+    """A generated column (``GENERATED ALWAYS AS (…) STORED``): the warehouse computes it."""
 
     @property
     def precision(self) -> int | None:

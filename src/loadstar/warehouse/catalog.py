@@ -43,7 +43,9 @@ _COLUMNS = sql.SQL("""
            a.attidentity <> ''
              OR a.attgenerated <> ''
              OR COALESCE(starts_with(pg_get_expr(d.adbin, d.adrelid), 'nextval('), false),
-           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END
+           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+           a.attidentity = 'a',
+           a.attgenerated <> ''
     FROM pg_attribute a
     JOIN pg_type t ON t.oid = a.atttypid
     LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -135,6 +137,8 @@ def describe_table(conn: Connection, name: str, schema: str | None) -> TableInfo
                 has_default=bool(r[4]),
                 generated=bool(r[5]),
                 typmod=int(r[6]),
+                always_generated=bool(r[7]),
+                computed=bool(r[8]),
             )
             for r in cur.fetchall()
         )

@@ -93,7 +93,9 @@ def _upsert(conn: Connection, cur: Cursor, plan: LoadPlan) -> int:
     """Insert new keys, update changed rows; unchanged rows are not written."""
     columns = plan.target_names
     key = plan.table.primary_key
-    others = [c for c in columns if c not in key]
+    # An identity column is set once, when its row is inserted; never updated.
+    fixed = {c.name for c in plan.target_columns if c.always_generated}
+    others = [c for c in columns if c not in key and c not in fixed]
     action: sql.Composable
     if others:
         action = sql.SQL(
@@ -108,11 +110,12 @@ def _upsert(conn: Connection, cur: Cursor, plan: LoadPlan) -> int:
     else:
         action = sql.SQL("DO NOTHING")
     upsert = sql.SQL(
-        "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} "
+        "INSERT INTO {table} AS t ({columns}) {overriding} SELECT {columns} FROM {stage} "
         "ON CONFLICT ({key}) {action}"
     ).format(
         table=table_identifier(plan.table),
         columns=_idents(columns),
+        overriding=_overriding(plan),
         stage=STAGE,
         key=_idents(key),
         action=action,
@@ -143,13 +146,15 @@ def _duplicate_key_error(cur: Cursor, plan: LoadPlan) -> BadFileError:
     )
 
 
-_APPEND_ALL = sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}")
+_APPEND_ALL = sql.SQL(
+    "INSERT INTO {table} ({columns}) {overriding} SELECT {columns} FROM {stage}"
+)
 _APPEND_NEW = sql.SQL(
-    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} AS s "
+    "INSERT INTO {table} ({columns}) {overriding} SELECT {columns} FROM {stage} AS s "
     "WHERE NOT EXISTS (SELECT FROM {table} AS t WHERE {matches})"
 )
 _APPEND_NEW_ONCE = sql.SQL(
-    "INSERT INTO {table} ({columns}) "
+    "INSERT INTO {table} ({columns}) {overriding} "
     "SELECT {columns} FROM ("
     "  SELECT DISTINCT ON ({vk}) {columns} FROM {stage} ORDER BY {vk}, ctid"
     ") AS s "
@@ -188,6 +193,7 @@ def _run_append(cur: Cursor, plan: LoadPlan, statement: sql.SQL) -> int:
         statement.format(
             table=table_identifier(plan.table),
             columns=_idents(columns),
+            overriding=_overriding(plan),
             stage=STAGE,
             vk=_idents(version_key),
             matches=sql.SQL(" AND ").join(
@@ -200,6 +206,13 @@ def _run_append(cur: Cursor, plan: LoadPlan, statement: sql.SQL) -> int:
         cur.execute("RESET enable_hashjoin")
         cur.execute("RESET enable_mergejoin")
     return written
+
+
+def _overriding(plan: LoadPlan) -> sql.Composable:
+    """A file's value for an identity ``GENERATED ALWAYS`` column is its natural key: keep it."""
+    if any(c.always_generated for c in plan.target_columns):
+        return sql.SQL("OVERRIDING SYSTEM VALUE")
+    return sql.SQL("")
 
 
 def _idents(names: Iterable[str]) -> sql.Composed:
