@@ -146,9 +146,7 @@ def _duplicate_key_error(cur: Cursor, plan: LoadPlan) -> BadFileError:
     )
 
 
-_APPEND_ALL = sql.SQL(
-    "INSERT INTO {table} ({columns}) {overriding} SELECT {columns} FROM {stage}"
-)
+_APPEND_ALL = sql.SQL("INSERT INTO {table} ({columns}) {overriding} SELECT {columns} FROM {stage}")
 _APPEND_NEW = sql.SQL(
     "INSERT INTO {table} ({columns}) {overriding} SELECT {columns} FROM {stage} AS s "
     "WHERE NOT EXISTS (SELECT FROM {table} AS t WHERE {matches})"
