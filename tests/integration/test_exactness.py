@@ -340,3 +340,27 @@ def test_tables_whose_names_extend_each_other_keep_their_own_files(
     ]
     assert db.execute("SELECT label FROM dim_level").fetchall() == [("level",)]
     assert db.execute("SELECT label FROM dim_level2").fetchall() == [("level2",)]
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        # "-1200" is not a zone (only Z or ±hh:mm are): 14:35:22 UTC, older than 15:00
+        ("dimension/staff-20240524T143522-1200.parquet", "dimension/staff-20240524T150000.parquet"),
+        # "+01:00" is: 15:35:22+01:00 is 14:35:22 UTC, older than 15:00 UTC
+        (
+            "dimension/staff-2024-05-24T15:35:22+01:00.parquet",
+            "dimension/staff-2024-05-24T15:00:00Z.parquet",
+        ),
+    ],
+)
+def test_keys_order_by_their_instant_with_zones_read_only_in_documented_forms(
+    older: str, newer: str, s3: S3Client, bucket: str, db: Conn
+) -> None:
+    from support import department, staff
+
+    put_table(s3, bucket, newer, staff([1], department="newer"))
+    put_table(s3, bucket, older, staff([1], department="older"))
+    summary = run()
+    assert summary["tables"]["dim_staff"]["loaded"] == [older, newer]
+    assert department(db, 1) == "newer"

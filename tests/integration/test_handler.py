@@ -143,6 +143,7 @@ def test_each_run_prints_its_metrics_in_embedded_metric_format(
         "FilesLoaded",
         "RowsLoaded",
         "FilesFailed",
+        "FilesNeedingAttention",
         "FilesPending",
         "OldestPendingAgeSeconds",
         "NewestLoadedAgeSeconds",

@@ -23,8 +23,9 @@ class Budget:
         self._bytes = 0
         self._seconds = 0.0
 
-    def allows(self, size_bytes: int) -> bool:
-        left = self.left()
+    def allows(self, size_bytes: int, left: float | None = None) -> bool:
+        """Whether a file of ``size_bytes`` fits in ``left`` (asked of the context if not given)."""
+        left = self.left() if left is None else left
         return left is None or left >= self.estimate(size_bytes)
 
     def left(self) -> float | None:

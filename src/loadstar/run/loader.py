@@ -78,6 +78,8 @@ def load_with_retries(
     table: TableInfo,
     file: SourceFile,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    time_left: float | None = None,
 ) -> FileOutcome:
     """Load one file; a transient failure (connection lost, a deadlock) is tried again.
 
@@ -88,7 +90,7 @@ def load_with_retries(
     delays = retry.FILE.delays()
     attempt = 1
     while True:
-        _limit_time(ctx)
+        _limit_time(ctx, time_left)
         outcome = load_file(ctx, spec, table, file)
         delay = next(delays, None) if outcome.transient else None
         if delay is None:
@@ -105,6 +107,7 @@ def load_with_retries(
         )
         attempt += 1
         sleep(delay)
+        time_left = None  # ask the deadline afresh after the wait
         ctx.warehouse.ensure()
         if outcome.refreshed is not None:
             file = outcome.refreshed
@@ -178,9 +181,10 @@ def load_file(
     return outcome
 
 
-def _limit_time(ctx: RunContext) -> None:
+def _limit_time(ctx: RunContext, left: float | None) -> None:
     """Lock waits within the lock timeout and, with a deadline, statements within it."""
-    left = ctx.budget.left() if ctx.budget is not None else None
+    if left is None and ctx.budget is not None:
+        left = ctx.budget.left()
     lock = ctx.warehouse.settings.lock_timeout_seconds
     ctx.warehouse.limit_time(
         lock_seconds=lock if left is None else max(0.0, min(lock, left)),

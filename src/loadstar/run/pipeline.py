@@ -112,11 +112,12 @@ def _load_table(ctx: RunContext, spec: TableSpec, out: TableSummary, budget: Bud
         logs.event("version_key_unindexed", logging.WARNING, table=spec.name, advice=advice)
     files = todo.to_load
     for index, file in enumerate(files):
-        if not budget.allows(file.size):
+        left = budget.left()
+        if not budget.allows(file.size, left):
             out.pending = [f.key for f in files[index:]]
             return
         try:
-            outcome = load_with_retries(ctx, spec, table, file)
+            outcome = load_with_retries(ctx, spec, table, file, time_left=left)
         except Exception:
             # The table or the run stops here: this file and the rest wait.
             out.pending = [f.key for f in files[index:]]
