@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint terraform unit integration bench soak package clean
+.PHONY: install demo test lint terraform unit integration mutate bench soak package clean
 
 $(STAMP): pyproject.toml
 	@$(HOST_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -38,6 +38,12 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
 
+# Mutation testing of the guarantee-bearing modules ([tool.mutmut], tests/mutate.py);
+# not part of `make test`. Incremental: mutants/ keeps results between runs.
+# Survivors judged equivalent go in tests/mutation-equivalents.txt.
+mutate: $(STAMP)
+	$(BIN)/python tests/mutate.py
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
@@ -54,4 +60,4 @@ package: $(STAMP)
 		$(if $(CONFIG),--config $(CONFIG)) --output dist/loadstar-lambda.zip
 
 clean:
-	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	rm -rf $(VENV) .venv-checkov mutants .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -3,13 +3,16 @@ a fresh warehouse database and a fresh bucket for every test that asks."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -33,9 +36,81 @@ ROLE = "loadstar_loader"
 EVENTS = Path(__file__).parent / "events"
 
 
+STACKS = "LOADSTAR_TEST_STACKS"
+"""JSON list of running stacks ({"workdir", "database_url", "endpoint_url"}) a session
+may use instead of starting its own; `tests/mutate.py` sets it for mutmut's sessions."""
+
+
+class AttachedServices(LocalServices):
+    """A stack started outside this session, held by it alone through a lock file."""
+
+    def __init__(self, workdir: str, database_url: str, endpoint_url: str) -> None:
+        super().__init__(workdir)
+        self._database_url = urlsplit(database_url)
+        self._endpoint_url = endpoint_url
+        self._lock: int | None = None
+
+    def start(self) -> Self:
+        # flock, not a PID file: the kernel frees it however the session's process ends.
+        self._lock = os.open(self.workdir / "session.lock", os.O_CREAT | os.O_RDWR)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        return self
+
+    def try_start(self) -> Self | None:
+        self._lock = os.open(self.workdir / "session.lock", os.O_CREAT | os.O_RDWR)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            self._lock = None
+            return None
+        return self
+
+    def stop(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._endpoint_url
+
+    def database_url(self, dbname: str = "postgres") -> str:
+        return urlunsplit(self._database_url._replace(path=f"/{dbname}"))
+
+
+def attached_stack() -> AttachedServices | None:
+    """A free stack of ``LOADSTAR_TEST_STACKS``, locked for this session; None if unset."""
+    described = os.environ.get(STACKS)
+    if not described:
+        return None
+    stacks = [AttachedServices(**s) for s in json.loads(described)]
+    for candidate in stacks:
+        if candidate.try_start():
+            return candidate
+    return stacks[os.getpid() % len(stacks)].start()  # all busy: wait for one
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under mutmut, a mutant runs only the tests its module's guarantees rest on
+    (`tests/mutate.py`), not every end-to-end test that happens to reach it."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if "__mutmut_" not in mutant:
+        return
+    from mutate import tests_for
+
+    wanted = tests_for(mutant)
+    if wanted is None:
+        return
+    dropped = [item for item in items if not item.nodeid.startswith(wanted)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid.startswith(wanted)]
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
-    services = LocalServices(tmp_path_factory.mktemp("stack")).start()
+    services = attached_stack() or LocalServices(tmp_path_factory.mktemp("stack")).start()
     yield services
     services.stop()
 
@@ -147,17 +222,25 @@ def grants() -> list[str]:
     return [s for s in statements if not s.upper().startswith("CREATE ROLE")]
 
 
-@pytest.fixture(scope="session")
-def role(stack: LocalServices) -> Iterator[str]:
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(ROLE)))
-    yield ROLE
+def drop_role(stack: LocalServices) -> None:
     with psycopg.connect(stack.database_url(), autocommit=True) as conn:
         for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"):
             with psycopg.connect(stack.database_url(row[0]), autocommit=True) as other:
                 other.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(ROLE)))
+
+
+@pytest.fixture(scope="session")
+def role(stack: LocalServices) -> Iterator[str]:
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        left = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone()
+    if left and isinstance(stack, AttachedServices):
+        drop_role(stack)  # left by a session killed on this stack
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(ROLE)))
+    yield ROLE
+    drop_role(stack)
 
 
 @pytest.fixture
