@@ -98,6 +98,10 @@ class ServiceUnavailableError(StopRun):
     """S3 kept failing (throttling, 5xx) through boto3's own retries: not worth more now."""
 
 
+class NothingClaimedError(StopRun):
+    """The bucket holds Parquet files and no table of the catalogue claims one of them."""
+
+
 class RefusedError(LoadstarError):
     """An operator's request that would break a guarantee (replay, skip); nothing was done."""
 
@@ -125,6 +129,10 @@ class TableError(LoadstarError):
     ) -> None:
         super().__init__(message, hint=hint, sqlstate=sqlstate, s3_code=s3_code)
         self.table = table
+
+
+class ClaimConflictError(TableError):
+    """Two tables' rules claim one key: the catalogue must say which table it is."""
 
 
 class TableBusyError(TableError):

@@ -18,6 +18,7 @@ from mypy_boto3_s3 import S3Client
 from loadstar.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, main
 from loadstar.config import default_catalogue
 from loadstar.dev.sample import SampleFile, dimension_files, fact_files
+from loadstar.source.claims import KeyRule
 from loadstar.source.discovery import current_file
 from loadstar.warehouse.ledger import Status, record
 from support import Conn, count, department, ledger, put_files, put_table, staff, staff_key
@@ -540,7 +541,7 @@ def test_a_skip_stays_even_when_a_run_records_the_file_failed_after_it(
     assert main(["run"]) == EXIT_FAILED
     assert main(["skip", facts[0].key, "--reason", "known bad"]) == EXIT_OK
     # a run that was already loading the file when the skip landed now records its failure
-    source = current_file(s3, bucket, "fact/sales_order", facts[0].key)
+    source = current_file(s3, bucket, KeyRule(prefix="fact/sales_order"), facts[0].key)
     assert source is not None
     recorded = record(
         db, "loadstar", bucket, "fact_sales_order", source, Status.FAILED, "FK", "late"

@@ -9,6 +9,7 @@ from mypy_boto3_s3 import S3Client
 
 from loadstar import get_latest_parquet_file, lambda_handler, read_parquet_from_s3
 from loadstar.aws import s3_client
+from loadstar.source.claims import KeyRule
 from loadstar.source.discovery import table_files
 from support import Conn, count, put_table, staff
 
@@ -33,7 +34,7 @@ def test_every_key_format_orders_by_instant(s3: S3Client, bucket: str) -> None:
     random.Random(3).shuffle(shuffled)
     for key, _ in shuffled:
         s3.put_object(Bucket=bucket, Key=key, Body=b"PAR1")
-    files = table_files(s3_client(), bucket, "fact/sales_order")
+    files = table_files(s3_client(), bucket, KeyRule(prefix="fact/sales_order"))
     assert [f.key for f in files] == [k for k, _ in KEYS_BY_INSTANT]
     assert all(f.stamped for f in files)
     assert get_latest_parquet_file(bucket, "fact/sales_order") == KEYS_BY_INSTANT[-1][0]
@@ -46,7 +47,7 @@ def test_listing_follows_every_page(s3: S3Client, bucket: str) -> None:
             Bucket=bucket, Key=f"dimension/staff-{1_700_000_000 + n * 60}.parquet", Body=b""
         )
     s3.put_object(Bucket=bucket, Key="dimension/staff-1800000000000.parquet", Body=b"")  # millis
-    files = table_files(s3_client(), bucket, "dimension/staff")
+    files = table_files(s3_client(), bucket, KeyRule(prefix="dimension/staff"))
     assert len(files) == 1101
     assert (
         get_latest_parquet_file(bucket, "dimension/staff")
@@ -81,7 +82,7 @@ def test_no_file_raises_file_not_found_naming_bucket_and_prefix(bucket: str) -> 
 def test_a_key_without_a_timestamp_falls_back_to_last_modified(s3: S3Client, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="dimension/staff-2020-01-01 00:00:00.parquet", Body=b"")
     s3.put_object(Bucket=bucket, Key="dimension/staff.parquet", Body=b"")  # written now
-    files = table_files(s3_client(), bucket, "dimension/staff")
+    files = table_files(s3_client(), bucket, KeyRule(prefix="dimension/staff"))
     assert [f.key for f in files] == [
         "dimension/staff-2020-01-01 00:00:00.parquet",
         "dimension/staff.parquet",

@@ -9,7 +9,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from loadstar.config import table_from_entry
-from loadstar.source.keys import instant_from_key, remainder
+from loadstar.source.claims import KeyRule
+from loadstar.source.keys import instant_from_key
 
 FORMS = [
     "%Y-%m-%d %H:%M:%S.%f",
@@ -128,6 +129,12 @@ def test_naive_timestamps_are_utc() -> None:
         ("dim_staff/", "dim_staff/2025/06/09/dim_staff-20250609T105450Z.parquet", True),
         ("dim_staff/", "dim_staff/.parquet", True),
         ("dim_staff/", "dim_staff/notes/x-2025.parquet", False),
+        ("dim_staff/", "dim_staff/dim_staff.parquet", True),
+        ("dim_staff/", "dim_staff/dim_staff-20250609T105450Z.parquet", True),
+        ("dim_staff/", "dim_staff/2025-06-09/part-00000.parquet", True),
+        ("dim_staff/", "dim_staff/1716561322.parquet", True),
+        ("dim_staff/", "dim_staff/", False),
+        ("dim_staff/", "dim_staff/dim_staff-20250609T105450Z.json", False),
         ("dimension/staff", "dimension/staff-2024-05-24.PARQUET", True),
         # what follows the separator must be a timestamp, not just a digit
         ("dimension/level", "dimension/level2-2024-05-24 14:35:22.parquet", False),
@@ -139,11 +146,11 @@ def test_naive_timestamps_are_utc() -> None:
     ],
 )
 def test_which_keys_belong_to_a_table(prefix: str, key: str, belongs: bool) -> None:
-    assert (remainder(prefix, key) is not None) is belongs
+    assert (KeyRule(prefix=prefix).claim(key) is not None) is belongs
 
 
 def test_non_ascii_digits_do_not_start_a_timestamp() -> None:
-    assert remainder("dimension/staff", "dimension/staff-\u0663.parquet") is None
+    assert KeyRule(prefix="dimension/staff").claim("dimension/staff-\u0663.parquet") is None
 
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
@@ -158,5 +165,5 @@ def test_prefixes_derived_from_two_table_names_never_claim_one_key(
     prefixes = [table_from_entry(f"dim_{n}", {}).prefix for n in (first, second)]
     for owner in prefixes:
         key = f"{owner}-{moment.strftime(stamp)}.parquet"
-        claims = [p for p in prefixes if remainder(p, key) is not None]
+        claims = [p for p in prefixes if KeyRule(prefix=p).claim(key) is not None]
         assert claims == [owner], key

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loadstar.run.pending import pending_files
+from loadstar.source.claims import KeyRule
 from loadstar.warehouse.ledger import Known
 
 T0 = datetime(2024, 5, 24, tzinfo=UTC)
 PREFIX = "fact/sales_order"
+RULE = KeyRule(prefix=PREFIX)
 
 
 def key(n: int) -> str:
@@ -32,7 +34,7 @@ def keys(*ns: int) -> list[str]:
 
 
 def test_everything_new_is_pending_oldest_first() -> None:
-    todo = pending_files("fact", PREFIX, [listed(3), listed(1), listed(2)], known())
+    todo = pending_files("fact", RULE, [listed(3), listed(1), listed(2)], known())
     assert [f.key for f in todo.to_load] == keys(1, 2, 3)
 
 
@@ -43,34 +45,34 @@ def test_other_tables_files_are_not_pending() -> None:
         "Size": 1,
         "LastModified": T0,
     }
-    assert pending_files("fact", PREFIX, [other], known()).to_load == []
+    assert pending_files("fact", RULE, [other], known()).to_load == []
 
 
 def test_loaded_files_are_not_pending_and_failed_ones_are() -> None:
     listing = [listed(1), listed(2), listed(3)]
-    todo = pending_files("fact", PREFIX, listing, known((1, "loaded"), (2, "failed")))
+    todo = pending_files("fact", RULE, listing, known((1, "loaded"), (2, "failed")))
     assert [f.key for f in todo.to_load] == keys(2, 3)
 
 
 def test_changed_etag_of_a_loaded_file_is_reported_not_reloaded() -> None:
-    todo = pending_files("fact", PREFIX, [listed(1, etag="new")], known((1, "loaded"), etag="old"))
+    todo = pending_files("fact", RULE, [listed(1, etag="new")], known((1, "loaded"), etag="old"))
     assert todo.to_load == []
     assert [(f.key, f.etag, old) for f, old in todo.changed] == [(key(1), "new", "old")]
 
 
 def test_older_dimension_file_than_one_applied_is_out_of_order() -> None:
     listing = [listed(3), listed(5), listed(6)]
-    todo = pending_files("dimension", PREFIX, listing, known((5, "loaded")))
+    todo = pending_files("dimension", RULE, listing, known((5, "loaded")))
     assert [f.key for f in todo.out_of_order] == keys(3)
     assert [f.key for f in todo.to_load] == keys(6)
 
 
 def test_older_fact_file_still_loads() -> None:
-    todo = pending_files("fact", PREFIX, [listed(3), listed(5)], known((5, "loaded")))
+    todo = pending_files("fact", RULE, [listed(3), listed(5)], known((5, "loaded")))
     assert [f.key for f in todo.to_load] == keys(3)
 
 
 def test_skipped_and_out_of_order_files_stay_put() -> None:
     listing = [listed(1), listed(2), listed(3)]
-    todo = pending_files("dimension", PREFIX, listing, known((1, "skipped"), (2, "out_of_order")))
+    todo = pending_files("dimension", RULE, listing, known((1, "skipped"), (2, "out_of_order")))
     assert [f.key for f in todo.to_load] == keys(3)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from loadstar.shape.casting import CastFailure, cast_array
 from loadstar.shape.table import Column
-from loadstar.source.keys import instant_from_key, remainder
+from loadstar.source.claims import KeyRule
 
 UTC = dt.UTC
 instants = st.datetimes(
@@ -68,10 +68,11 @@ def test_any_instant_in_any_format_orders_as_the_instants(
 ) -> None:
     write, precision = FORMATS[name]
     key_a, key_b = (f"fact/sales_order{write(t, zone)}.parquet" for t in (a, b))
-    rest_a, rest_b = remainder("fact/sales_order", key_a), remainder("fact/sales_order", key_b)
-    assert rest_a is not None
-    assert rest_b is not None
-    parsed_a, parsed_b = instant_from_key(rest_a), instant_from_key(rest_b)
+    rule = KeyRule(prefix="fact/sales_order")
+    claim_a, claim_b = rule.claim(key_a), rule.claim(key_b)
+    assert claim_a is not None
+    assert claim_b is not None
+    parsed_a, parsed_b = claim_a.instant, claim_b.instant
     assert parsed_a == precision(a)
     assert parsed_b == precision(b)
     assert (parsed_a < parsed_b) == (precision(a) < precision(b))

@@ -364,6 +364,7 @@ def test_listing_is_limited_to_the_table_prefixes() -> None:
 
     # loadstar lists each table with Prefix set to the table's prefix.
     for table in default_catalogue():
+        assert table.prefix is not None
         assert allowed(table.prefix), table
     assert allowed("dimension/dim_staff")
     assert allowed("fact/fact_sales_order/")

@@ -66,13 +66,17 @@ def run(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from loadstar.ops.plan import plan
+    from loadstar.ops.unclaimed import bucket_unclaimed
 
     settings = settings_from(args)
-    tables = list(plan(settings, s3_client(), check_values=not args.schema_only))
+    s3 = s3_client()
+    tables = list(plan(settings, s3, check_values=not args.schema_only))
+    nobodys = bucket_unclaimed(s3, settings.require_bucket(), settings.tables)
     data = {
         "would_fail": not all(t.ok for t in tables),
         "values_checked": not args.schema_only,
         "tables": [t.to_dict() for t in tables],
+        "unclaimed": nobodys.to_dict(),
     }
     output(args, data, lambda: render.plan_text(data))
     return EXIT_FAILED if data["would_fail"] else EXIT_OK
@@ -80,13 +84,15 @@ def plan(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     from loadstar.ops.status import table_status
+    from loadstar.ops.unclaimed import bucket_unclaimed
     from loadstar.warehouse import Warehouse
 
     settings = settings_from(args)
     bucket, s3, now = settings.require_bucket(), s3_client(), datetime.now(UTC)
     with closing(Warehouse(settings, read_only=True)) as warehouse:
         warehouse.connect()
-        tables = [table_status(warehouse, s3, bucket, t) for t in settings.tables]
+        tables = [table_status(warehouse, s3, bucket, t, settings.tables) for t in settings.tables]
+    nobodys = bucket_unclaimed(s3, bucket, settings.tables)
     rows = [t.to_dict(now) for t in tables]
     ages = [r["oldest_pending_age_seconds"] for r in rows if r["pending"]]
     totals = {
@@ -97,7 +103,7 @@ def status(args: argparse.Namespace) -> int:
         "failed": sum(len(r["failed"]) for r in rows),
         "errors": sum("error" in r for r in rows),
     }
-    data = {"bucket": bucket, "tables": rows, "totals": totals}
+    data = {"bucket": bucket, "tables": rows, "totals": totals, "unclaimed": nobodys.to_dict()}
     output(args, data, lambda: render.status_text(data))
     return EXIT_FAILED if totals["failed"] or totals["errors"] else EXIT_OK
 

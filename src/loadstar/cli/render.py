@@ -27,8 +27,11 @@ def run_text(data: dict[str, Any]) -> str:
             lines.append(f"    {item['key']}: {item['reason']}")
         if table.get("busy"):
             lines.append(f"    busy: {table['busy']}")
+        for item in table.get("unclaimed", []):
+            lines.append(f"    not claimed: {item['key']}: {item['why']}")
     if "stopped_early" in data:
         lines.append(f"  stopped early: {data['stopped_early']}")
+    lines += unclaimed_text(data)
     for item in data.get("needs_attention", []):
         lines.append(f"  needs attention: {item['key']} ({item['table']}): {item['reason']}")
         lines.append(f"    to resolve: {item['command']}")
@@ -56,6 +59,7 @@ def plan_text(data: dict[str, Any]) -> str:
             lines.append(f"  {f['key']}  {f['size_bytes']:,} bytes, {rows} rows  {verdict}")
         for item in reported:
             lines.append(f"  {item['key']}  reported, not loaded: {item['reason']}")
+    lines += unclaimed_text(data)
     checked = "" if data["values_checked"] else " (schemas only; values not read)"
     verdict = "would fail" if data["would_fail"] else "would load cleanly"
     lines.append(f"the next run {verdict}{checked}")
@@ -84,6 +88,7 @@ def status_text(data: dict[str, Any]) -> str:
         for item in t["reported"]:
             lines.append(f"    reported {item['key']}: {item['reason']}")
     totals = data["totals"]
+    lines += unclaimed_text(data)
     lines.append(
         f"{'total':<20} {totals['files_loaded']:>5} loaded {totals['rows']:>12,} rows  "
         f"{totals['pending']:>3} pending  {totals['failed']} failed"
@@ -113,3 +118,13 @@ def history_text(data: list[dict[str, Any]]) -> str:
             f"{e['key']}{rows}{replays}{reason}"
         )
     return "\n".join(lines)
+
+
+def unclaimed_text(data: dict[str, Any]) -> list[str]:
+    """The lines saying which data-looking keys no table claims, if any."""
+    found = data.get("unclaimed") or {}
+    if not found.get("count"):
+        return []
+    lines = [f"{found['count']} data file(s) in the bucket that no table claims, e.g.:"]
+    lines += [f"  {key}" for key in found["examples"]]
+    return lines

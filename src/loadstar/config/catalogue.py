@@ -41,7 +41,8 @@ _NAME_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_TABLE_FIELDS = {"kind", "prefix", "rename", "version_key"}
+_TABLE_FIELDS = {"kind", "prefix", "pattern", "suffix", "rename", "version_key"}
+DEFAULT_SUFFIX = ".parquet"
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,14 @@ class TableSpec:
 
     name: str
     kind: TableKind
-    prefix: str
+    prefix: str | None
+    """Where the table's files are: a folder when it ends in ``/``; None with a pattern."""
     rename: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     version_key: tuple[str, ...] = ()
+    pattern: str | None = None
+    """A template from the bucket root (``{timestamp}``, ``*``), instead of a prefix."""
+    suffix: str = DEFAULT_SUFFIX
+    """How the table's file names end; ``""`` accepts keys with no extension."""
 
 
 def load_order(tables: Iterable[TableSpec]) -> list[TableSpec]:
@@ -83,12 +89,24 @@ def table_from_entry(name: str, entry: Mapping[str, Any]) -> TableSpec:
     if kind not in ("dimension", "fact"):
         raise ConfigError(f"[tables.{name}] kind must be 'dimension' or 'fact', got {kind!r}")
 
-    prefix = entry.get("prefix")
-    if prefix is None:
+    prefix, pattern = entry.get("prefix"), entry.get("pattern")
+    if pattern is not None:
+        if prefix is not None:
+            raise ConfigError(
+                f"[tables.{name}] has both a prefix and a pattern: give one or the other"
+            )
+        _check_pattern(name, pattern)
+    elif prefix is None:
         stem = name.removeprefix("dim_") if kind == "dimension" else name.removeprefix("fact_")
         prefix = f"{kind}/{stem}"
-    if not isinstance(prefix, str) or not prefix:
+    if pattern is None and (not isinstance(prefix, str) or not prefix):
         raise ConfigError(f"[tables.{name}] prefix must be a non-empty string")
+    suffix = entry.get("suffix", DEFAULT_SUFFIX)
+    if not isinstance(suffix, str) or "/" in suffix:
+        raise ConfigError(
+            f"[tables.{name}] suffix must be a file name's ending such as '.parquet', "
+            f"or '' for none; got {suffix!r}"
+        )
 
     rename = entry.get("rename", defaults.get("rename", {}))
     if not isinstance(rename, Mapping) or not all(
@@ -110,7 +128,26 @@ def table_from_entry(name: str, entry: Mapping[str, Any]) -> TableSpec:
         prefix=prefix,
         rename=MappingProxyType(dict(rename)),
         version_key=tuple(version_key),
+        pattern=pattern,
+        suffix=suffix,
     )
+
+
+def _check_pattern(name: str, pattern: object) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"[tables.{name}] pattern must be a non-empty string")
+    if pattern.count("{timestamp}") > 1:
+        raise ConfigError(f"[tables.{name}] pattern may hold {{timestamp}} once: {pattern!r}")
+    if "**" in pattern or "*{timestamp}" in pattern or "{timestamp}*" in pattern:
+        raise ConfigError(
+            f"[tables.{name}] pattern {pattern!r} is ambiguous: a '*' may not touch "
+            "another '*' or {timestamp}"
+        )
+    leftover = pattern.replace("{timestamp}", "")
+    if "{" in leftover or "}" in leftover:
+        raise ConfigError(
+            f"[tables.{name}] pattern {pattern!r}: the only placeholder is {{timestamp}}"
+        )
 
 
 def _kind_from_name(name: str) -> TableKind:
@@ -128,6 +165,7 @@ def check_catalogue(tables: tuple[TableSpec, ...]) -> None:
     names = [t.name for t in tables]
     if len(set(names)) != len(names):
         raise ConfigError(f"table catalogue names a table twice: {names}")
-    prefixes = [t.prefix for t in tables]
-    if len(set(prefixes)) != len(prefixes):
-        raise ConfigError(f"two tables share a prefix: {prefixes}")
+    rules = [(t.prefix, t.pattern, t.suffix) for t in tables]
+    if len(set(rules)) != len(rules):
+        shared = [t.name for t, r in zip(tables, rules, strict=True) if rules.count(r) > 1]
+        raise ConfigError(f"tables {shared} share a prefix: each table needs its own files")

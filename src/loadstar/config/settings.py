@@ -63,10 +63,11 @@ class Settings:
 
     def table(self, name: str) -> TableSpec:
         """The catalogue entry for ``name``, or one derived from the name alone."""
-        for spec in self.tables:
-            if spec.name == name:
-                return spec
-        return table_from_entry(name, {})
+        return self.catalogued(name) or table_from_entry(name, {})
+
+    def catalogued(self, name: str) -> TableSpec | None:
+        """The catalogue entry for ``name``, if the catalogue has one."""
+        return next((spec for spec in self.tables if spec.name == name), None)
 
     def require_bucket(self) -> str:
         if not self.bucket:

@@ -78,15 +78,20 @@ def plan(settings: Settings, s3: S3Client, *, check_values: bool = True) -> Iter
         # meet the dimension rows the files before them would have written.
         with warehouse.rehearsal():
             for spec in load_order(settings.tables):
-                yield _table_plan(warehouse, s3, bucket, spec, check_values)
+                yield _table_plan(warehouse, s3, bucket, spec, settings.tables, check_values)
 
 
 def _table_plan(
-    warehouse: Warehouse, s3: S3Client, bucket: str, spec: TableSpec, check_values: bool
+    warehouse: Warehouse,
+    s3: S3Client,
+    bucket: str,
+    spec: TableSpec,
+    catalogue: tuple[TableSpec, ...],
+    check_values: bool,
 ) -> TablePlan:
     result = TablePlan(table=spec.name, kind=spec.kind)
     try:
-        prepared = prepare_table(warehouse, s3, bucket, spec)
+        prepared = prepare_table(warehouse, s3, bucket, spec, catalogue)
     except LoadstarError as exc:
         if exc.scope == "run":
             raise

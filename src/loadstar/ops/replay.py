@@ -20,6 +20,7 @@ from loadstar.run import report
 from loadstar.run.loader import Progress, RunContext, load_file
 from loadstar.run.prepare import describe_for_loading
 from loadstar.run.summary import FileOutcome, new_run_id
+from loadstar.source.claims import KeyRule
 from loadstar.source.discovery import current_file
 from loadstar.telemetry import logs
 from loadstar.warehouse import Status, Warehouse
@@ -56,7 +57,7 @@ def replay(
         spec = settings.table(found.table)
         if not force:
             _check_safe(warehouse, bucket, spec, key)
-        file = current_file(s3, bucket, spec.prefix, key)
+        file = current_file(s3, bucket, KeyRule.of(spec), key)
         if file is None:
             raise RefusedError(f"cannot replay {key!r}: s3://{bucket}/{key} no longer exists")
         table = describe_for_loading(warehouse, spec)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from loadstar.config import Settings, TableSpec
 from loadstar.errors import RefusedError
+from loadstar.source.claims import KeyRule
 from loadstar.source.discovery import current_file
-from loadstar.source.keys import remainder
 from loadstar.warehouse import Status, Warehouse
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
         found = warehouse.entry(bucket, key)
         if found is None:
             spec = _owner(settings, key)
-            file = current_file(s3, bucket, spec.prefix, key)
+            file = current_file(s3, bucket, KeyRule.of(spec), key)
             if file is None:
                 raise RefusedError(f"cannot skip {key!r}: s3://{bucket}/{key} does not exist")
             if not warehouse.record(bucket, spec.name, file, Status.SKIPPED, reason, OPERATOR):
@@ -47,10 +47,13 @@ def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
 
 
 def _owner(settings: Settings, key: str) -> TableSpec:
-    """The catalogue's table whose prefix claims the key (the longest, if several)."""
-    owners = [t for t in settings.tables if remainder(t.prefix, key) is not None]
+    """The catalogue's table whose rule claims the key."""
+    owners = [t for t in settings.tables if KeyRule.of(t).claim(key) is not None]
     if not owners:
+        raise RefusedError(f"cannot skip {key!r}: no table of the catalogue claims it")
+    if len(owners) > 1:
+        names = " and ".join(t.name for t in owners)
         raise RefusedError(
-            f"cannot skip {key!r}: no table of the catalogue has a prefix that claims it"
+            f"cannot skip {key!r}: {names} both claim it; give each table its own prefix"
         )
-    return max(owners, key=lambda t: len(t.prefix))
+    return owners[0]

@@ -64,7 +64,13 @@ class TableStatus:
         }
 
 
-def table_status(warehouse: Warehouse, s3: S3Client, bucket: str, spec: TableSpec) -> TableStatus:
+def table_status(
+    warehouse: Warehouse,
+    s3: S3Client,
+    bucket: str,
+    spec: TableSpec,
+    catalogue: tuple[TableSpec, ...] = (),
+) -> TableStatus:
     """Where one table stands; a table that cannot be read says why in ``error``."""
     status = TableStatus(table=spec.name, kind=spec.kind)
     try:
@@ -73,7 +79,7 @@ def table_status(warehouse: Warehouse, s3: S3Client, bucket: str, spec: TableSpe
             status.files_loaded, status.rows_written = totals.files_loaded, totals.rows_written
             status.newest_key, status.newest_instant = totals.newest_key, totals.newest_instant
             status.failed, status.skipped = totals.failed, totals.skipped
-        prepared = prepare_table(warehouse, s3, bucket, spec)
+        prepared = prepare_table(warehouse, s3, bucket, spec, catalogue)
     except LoadstarError as exc:
         if exc.scope == "run":
             raise

@@ -58,6 +58,8 @@ class RunContext:
     progress: Progress | None = None
     budget: Budget | None = None
     """The invocation's time budget; statements stop when it is spent."""
+    catalogue: tuple[TableSpec, ...] = ()
+    """Every table of the catalogue: a key two tables claim belongs to neither."""
 
     def record(self, spec: TableSpec, file: SourceFile, status: Status, reason: str) -> None:
         """Note in the ledger a file that did not load, and why."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from loadstar.config import TableKind
+from loadstar.source.claims import KeyRule
 from loadstar.source.discovery import SourceFile, source_file
 from loadstar.source.s3 import normalise_etag
 from loadstar.warehouse import Known, Status
@@ -46,6 +47,8 @@ class Pending:
     """Dimension files older than one already applied; never applied over newer values."""
     listed: set[str] = field(default_factory=set)
     """Every key the listing held, the table's or not."""
+    not_claimed: list[str] = field(default_factory=list)
+    """Keys of the listing the table's rule does not claim (another table's, or nobody's)."""
 
     @property
     def waiting(self) -> dict[str, datetime]:
@@ -71,7 +74,7 @@ class Pending:
 
 
 def pending_files(
-    kind: TableKind, prefix: str, listing: Iterable[ObjectTypeDef], known: Known
+    kind: TableKind, rule: KeyRule, listing: Iterable[ObjectTypeDef], known: Known
 ) -> Pending:
     result = Pending()
     for listed in listing:
@@ -80,13 +83,14 @@ def pending_files(
         if seen is not None:
             etag, status = seen
             if status == Status.LOADED:
-                if etag != normalise_etag(listed["ETag"]) and (file := source_file(prefix, listed)):
+                if etag != normalise_etag(listed["ETag"]) and (file := source_file(rule, listed)):
                     result.changed.append((file, etag))
                 continue
             if status in _SETTLED:
                 continue
-        file = source_file(prefix, listed)
+        file = source_file(rule, listed)
         if file is None:
+            result.not_claimed.append(listed["Key"])
             continue
         # Only a stamped file can be older than another: one ordered by its
         # LastModified is loaded when it is found.

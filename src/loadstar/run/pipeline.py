@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from loadstar.aws import s3_client
 from loadstar.config import Settings, TableKind, TableSpec, load_order
 from loadstar.errors import LoadstarError, TableBusyError, scope_of
-from loadstar.run import report
+from loadstar.run import report, unclaimed
 from loadstar.run.budget import Budget
 from loadstar.run.loader import Progress, RunContext, load_with_retries
 from loadstar.run.pending import OUT_OF_ORDER
@@ -53,8 +53,11 @@ def run(
             if warehouse.open():
                 budget = Budget(context, settings.time_reserve_seconds)
                 s3 = s3 or s3_client()
-                ctx = RunContext(warehouse, s3, summary.bucket, summary.run_id, progress, budget)
+                ctx = RunContext(
+                    warehouse, s3, summary.bucket, summary.run_id, progress, budget, settings.tables
+                )
                 _load_tables(ctx, specs, summary, budget)
+                unclaimed.check_bucket(s3, summary.bucket, settings.tables, summary)
             else:
                 summary.skipped_reason = SKIPPED_LOCKED
         except Exception as exc:
@@ -93,7 +96,8 @@ def _load_tables(
 
 def _load_table(ctx: RunContext, spec: TableSpec, out: TableSummary, budget: Budget) -> None:
     ctx.warehouse.ensure()
-    prepared = prepare_table(ctx.warehouse, ctx.s3, ctx.bucket, spec)
+    prepared = prepare_table(ctx.warehouse, ctx.s3, ctx.bucket, spec, ctx.catalogue)
+    unclaimed.note_table(spec, prepared, out)
     todo = prepared.pending
     known = prepared.known
     out.listed(known.applied[0] if known.applied else None, todo.waiting)

@@ -67,6 +67,10 @@ class TableSummary:
     """Why the table stopped (its type, message, hint and cause), when it did."""
     busy: str | None = None
     """Why the table waits for the next run (another session's lock), when it does."""
+    claimed: int = 0
+    """How many keys of its listing are the table's files, loaded or not."""
+    unclaimed: list[dict[str, str]] = field(default_factory=list)
+    """Keys under its listing that look like data and no table claims (a few), and why."""
     newest_loaded: datetime | None = None
     """Instant of the newest file of the table ever loaded; None when none is, or not known."""
     waiting: dict[str, datetime] | None = None
@@ -118,6 +122,8 @@ class RunSummary:
     """What stopped the run as a failure (a run-scoped error), when something did."""
     exception: BaseException | None = field(default=None, repr=False)
     """The exception behind ``error``, for a caller that raises it on."""
+    unclaimed: dict[str, Any] | None = None
+    """When no table claimed a key: what the bucket holds instead (count, examples)."""
     not_reached: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -169,6 +175,7 @@ class RunSummary:
                 **({"error": t.error["message"], "error_detail": dict(t.error)} if t.error else {}),
                 **({"busy": t.busy} if t.busy else {}),
                 **({"attention": list(t.attention)} if t.attention else {}),
+                **({"unclaimed": list(t.unclaimed)} if t.unclaimed else {}),
             }
             for name, t in self.tables.items()
         }
@@ -186,6 +193,8 @@ class RunSummary:
         }
         if self.error:
             result["error"] = dict(self.error)
+        if self.unclaimed:
+            result["unclaimed"] = dict(self.unclaimed)
         if self.skipped_reason:
             result["reason"] = self.skipped_reason
         if self.stopped_early:

@@ -1,4 +1,4 @@
-"""Which keys belong to a table, and the instant each key's name carries.
+"""The instant a key carries, in any of the forms upstream steps stamp their files with.
 
 Upstream steps stamp their files in many ways; loadstar orders a table's files
 by the instant in the key, never by the key's string order (which puts
@@ -29,6 +29,7 @@ _DATE = re.compile(
     r"(?<!\d)(?P<Y>\d{4})(?P<ds>[-/_]?)(?P<m>\d{2})(?P=ds)(?P<d>\d{2})(?!\d)", re.ASCII
 )
 _EPOCH = re.compile(r"(?<!\d)(?P<n>\d{9,19})(?:\.(?P<f>\d{1,9}))?(?!\d)", re.ASCII)
+_FORMS = (_DATETIME, _EPOCH, _DATE)
 
 # Epoch numbers are told apart by their number of digits: seconds of this era
 # have 10, milliseconds 13, microseconds 16, nanoseconds 19.
@@ -40,31 +41,14 @@ _EPOCH_DIVISOR = {
 }
 
 
-def remainder(prefix: str, key: str) -> str | None:
-    """What follows ``prefix`` in ``key`` when the key is one of the table's files.
-
-    A key belongs to a table when what follows the prefix is exactly
-    ``.parquet``, or begins, after at most one separator, with a timestamp
-    and ends in ``.parquet``. So ``dimension/payment`` never claims
-    ``dimension/payment_type-2024….parquet``, and ``dimension/level`` never
-    claims ``dimension/level2-2024….parquet`` (``2-2024…`` is no timestamp).
-    """
-    if not key.startswith(prefix):
-        return None
-    rest = key[len(prefix) :]
-    if not rest.lower().endswith(PARQUET_SUFFIX):
-        return None
-    if rest.lower() == PARQUET_SUFFIX:
-        return rest
-    body = rest[1:] if rest[0] in SEPARATORS else rest
-    if not starts_with_timestamp(body):
-        return None
-    return rest
-
-
 def starts_with_timestamp(text: str) -> bool:
     """Whether ``text`` begins with a timestamp in one of the forms keys carry."""
-    return any(form.match(text) for form in (_DATETIME, _EPOCH, _DATE))
+    return any(form.match(text) for form in _FORMS)
+
+
+def is_timestamp(text: str) -> bool:
+    """Whether ``text`` is, whole, a timestamp in one of the forms keys carry."""
+    return any(form.fullmatch(text) for form in _FORMS) and instant_from_key(text) is not None
 
 
 def instant_from_key(rest: str) -> datetime | None:

@@ -94,9 +94,28 @@ def configure_logging(
         stream = sys.stderr if to_stderr else sys.stdout
         fmt = "console" if stream.isatty() else "json"
     handler.setFormatter(ConsoleFormatter() if fmt == "console" else JsonFormatter())
-    # Lambda's runtime puts its own handler on the root logger; without this
-    # every line would be printed twice, once not as JSON.
-    log.propagate = False
+    _leave_to_loadstar_in_lambda()
+
+
+class _NotLoadstar(logging.Filter):
+    """Lets a handler pass over loadstar's records, which loadstar's own handler prints."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(LOGGER_NAME)
+
+
+def _leave_to_loadstar_in_lambda() -> None:
+    """Keep the Lambda runtime's own root handler from printing loadstar's lines again.
+
+    loadstar's records still propagate, so every handler a user puts on the
+    root logger (and pytest's caplog) sees them; only the runtime's handler,
+    which would print each again without its JSON, passes over them. The
+    runtime's handler is ``LambdaLoggerHandler`` (or ``…WithFrameType``).
+    """
+    for handler in logging.getLogger().handlers:
+        runtime = type(handler).__name__.startswith("LambdaLoggerHandler")
+        if runtime and not any(isinstance(f, _NotLoadstar) for f in handler.filters):
+            handler.addFilter(_NotLoadstar())
 
 
 class _Handler(logging.Handler):
