@@ -132,11 +132,15 @@ class KeyRule:
 
 
 def looks_like_data(key: str) -> bool:
-    """Whether an object looks like a data file: Parquet, or a name with no extension."""
+    """Whether an object looks like a data file: Parquet, or a name with no extension.
+
+    A dot followed by digits is a timestamp's fraction, not an extension.
+    """
     name = key.rsplit("/", 1)[-1]
     if not name or name.startswith(("_", ".")):
         return False  # folder markers, _SUCCESS, .crc files
-    return name.lower().endswith(DATA_SUFFIX) or "." not in name
+    extension = re.search(r"\.([A-Za-z][A-Za-z0-9]*)$", name)
+    return extension is None or extension[1].lower() == DATA_SUFFIX[1:]
 
 
 def _ends_with(key: str, suffix: str) -> bool:
