@@ -46,6 +46,10 @@ ROLE_ACTIONS = frozenset(
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
         "ec2:CreateNetworkInterface",
         "ec2:DeleteNetworkInterface",
         "ec2:AssignPrivateIpAddresses",
@@ -55,6 +59,15 @@ ROLE_ACTIONS = frozenset(
     }
 )
 DESCRIBE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
+CONSUME_ACTIONS = frozenset(
+    {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    }
+)
+"""What Lambda's poller does with the function's role on the event queue, and only there."""
 
 Config = dict[str, list[dict[str, Any]]]
 
@@ -123,6 +136,10 @@ def merged(config: Config, kind: str) -> dict[str, Any]:
 
 def resource(type_: str, name: str) -> dict[str, Any]:
     return blocks(module(), "resource", type_)[name]
+
+
+def data(type_: str, name: str) -> dict[str, Any]:
+    return blocks(module(), "data", type_)[name]
 
 
 def default(name: str) -> Any:
@@ -241,6 +258,11 @@ def role_statements() -> list[Statement]:
 def key_statements() -> list[Statement]:
     keys = documents_used_by("aws_kms_key", "policy")
     return [s for s in statements(module()) if s.document in keys]
+
+
+def queue_policy_statements() -> list[Statement]:
+    queues = documents_used_by("aws_sqs_queue_policy", "policy")
+    return [s for s in statements(module()) if s.document in queues]
 
 
 def iam_like(pattern: str, value: str) -> bool:
@@ -483,10 +505,26 @@ def test_only_lambda_assumes_the_role() -> None:
 # --- The function --------------------------------------------------------------------
 
 
-def test_runs_never_overlap() -> None:
+def test_no_executions_are_reserved_unless_asked_for() -> None:
+    # Per-table advisory locks make overlapping runs safe, so the function no
+    # longer holds one reserved execution; a reservation is a variable.
     function = resource("aws_lambda_function", "loadstar")
-    # A literal, not a variable that could be set to anything else.
-    assert function["reserved_concurrent_executions"] == 1
+    assert function["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
+    assert default("reserved_concurrent_executions") is None
+    [validation] = merged(module(), "variable")["reserved_concurrent_executions"]["validation"]
+    # 0 would stop the function altogether.
+    assert "var.reserved_concurrent_executions >= 1" in validation["condition"]
+    # A reservation must leave the queue its concurrency, and the sweep one more.
+    [precondition] = [
+        p
+        for block in function["lifecycle"]
+        for p in block["precondition"]
+        if "reserved_concurrent_executions" in p["condition"]
+    ]
+    assert squash(precondition["condition"]) == squash(
+        "${!local.sqs_events || var.reserved_concurrent_executions == null"
+        " || try(var.reserved_concurrent_executions > var.event_maximum_concurrency, false)}"
+    )
 
 
 def test_function_settings() -> None:
@@ -538,14 +576,32 @@ def test_the_environment_names_bucket_secret_service_and_namespace() -> None:
 
 def test_the_schedule_invokes_the_function_and_only_it_may() -> None:
     rule = resource("aws_cloudwatch_event_rule", "schedule")
-    assert rule["schedule_expression"] == "${var.schedule_expression}"
-    assert default("schedule_expression") == "rate(15 minutes)"
+    assert rule["schedule_expression"] == "${local.schedule_expression}"
     target = resource("aws_cloudwatch_event_target", "schedule")
     assert target["arn"] == "${aws_lambda_function.loadstar.arn}"
     permission = resource("aws_lambda_permission", "schedule")
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.schedule.arn}"
+
+
+def test_the_schedule_defaults_by_mode_and_a_given_one_is_kept() -> None:
+    # Unset: every 15 minutes in schedule mode, an hourly sweep in events mode.
+    assert default("schedule_expression") is None
+    assert squash(local("schedule_expression")) == squash(
+        "${coalesce(var.schedule_expression,"
+        ' local.events_mode ? "rate(1 hour)" : "rate(15 minutes)")}'
+    )
+    assert default("mode") == "schedule"
+    assert local("events_mode") == '${var.mode == "events"}'
+    # The staleness alarms' period must outlast the interval: two hourly sweeps.
+    assert default("alarm_period_seconds") is None
+    assert local("alarm_period_seconds") == (
+        "${coalesce(var.alarm_period_seconds, local.events_mode ? 7200 : 3600)}"
+    )
+    for name, alarm in alarms().items():
+        if alarm["namespace"] == "${var.metrics_namespace}":
+            assert alarm["period"] == "${local.alarm_period_seconds}", name
 
 
 def test_failed_invocations_land_in_an_encrypted_queue() -> None:
@@ -557,6 +613,255 @@ def test_failed_invocations_land_in_an_encrypted_queue() -> None:
     assert default("maximum_retry_attempts") == 0
     queue = resource("aws_sqs_queue", "failed_invocations")
     assert queue["sqs_managed_sse_enabled"] is True
+
+
+# --- Events mode ------------------------------------------------------------------------
+
+EVENT_RESOURCES = {
+    # Both event sources.
+    ("resource", "aws_sqs_queue", "event_dead_letters"): "${local.events_mode ? 1 : 0}",
+    ("resource", "aws_sqs_queue_redrive_allow_policy", "event_dead_letters"): (
+        "${local.events_mode ? 1 : 0}"
+    ),
+    ("resource", "aws_s3_bucket_notification", "events"): (
+        "${local.events_mode && var.manage_bucket_notification ? 1 : 0}"
+    ),
+    ("resource", "aws_cloudwatch_metric_alarm", "event_dead_letters"): (
+        "${local.events_mode ? 1 : 0}"
+    ),
+    # SQS.
+    ("resource", "aws_sqs_queue", "events"): "${local.sqs_events ? 1 : 0}",
+    ("data", "aws_iam_policy_document", "event_queue"): "${local.sqs_events ? 1 : 0}",
+    ("resource", "aws_sqs_queue_policy", "events"): "${local.sqs_events ? 1 : 0}",
+    ("resource", "aws_lambda_event_source_mapping", "events"): "${local.sqs_events ? 1 : 0}",
+    ("resource", "aws_cloudwatch_metric_alarm", "event_age"): "${local.sqs_events ? 1 : 0}",
+    # EventBridge.
+    ("data", "aws_iam_policy_document", "event_dead_letters"): (
+        "${local.eventbridge_events ? 1 : 0}"
+    ),
+    ("resource", "aws_sqs_queue_policy", "event_dead_letters"): (
+        "${local.eventbridge_events ? 1 : 0}"
+    ),
+    ("resource", "aws_cloudwatch_event_rule", "object_created"): (
+        "${local.eventbridge_events ? 1 : 0}"
+    ),
+    ("resource", "aws_cloudwatch_event_target", "object_created"): (
+        "${local.eventbridge_events ? 1 : 0}"
+    ),
+    ("resource", "aws_lambda_permission", "object_created"): "${local.eventbridge_events ? 1 : 0}",
+}
+
+
+def test_event_resources_exist_only_in_their_mode() -> None:
+    assert local("events_mode") == '${var.mode == "events"}'
+    assert local("sqs_events") == '${local.events_mode && var.event_source == "sqs"}'
+    assert local("eventbridge_events") == (
+        '${local.events_mode && var.event_source == "eventbridge"}'
+    )
+    assert (default("mode"), default("event_source")) == ("schedule", "sqs")
+    for (kind, type_, name), count in EVENT_RESOURCES.items():
+        assert blocks(module(), kind, type_)[name].get("count") == count, (type_, name)
+    # Everything else is there in every mode: the schedule keeps running as a sweep.
+    counted = {
+        (kind, type_, name)
+        for kind in ("resource", "data")
+        for entry in module().get(kind, [])
+        for type_, named in entry.items()
+        for name, body in named.items()
+        if "count" in body
+    }
+    assert counted - set(EVENT_RESOURCES) == {
+        ("data", "aws_iam_policy_document", "vpc"),
+        ("resource", "aws_iam_role_policy", "vpc"),
+    }
+
+
+def test_the_role_consumes_its_own_event_queue_and_no_other() -> None:
+    sqs = [s for s in role_statements() if any(a.startswith("sqs:") for a in s.actions)]
+    [consume] = [s for s in sqs if set(s.actions) & CONSUME_ACTIONS]
+    assert consume.sid == "ConsumeEventQueue"
+    assert set(consume.actions) == CONSUME_ACTIONS
+    # One statement per event queue: none unless events come through SQS.
+    assert consume.only_if == "${aws_sqs_queue.events[*].arn}"
+    assert consume.resources == ("${statement.value}",)
+    assert consume.conditions == ()
+    # SSE-SQS: no key to decrypt with.
+    assert resource("aws_sqs_queue", "events")["sqs_managed_sse_enabled"] is True
+    assert "kms_master_key_id" not in resource("aws_sqs_queue", "events")
+    # And the one other SQS statement is the failed-invocations queue's.
+    [(send, resources)] = [(s.actions, s.resources) for s in sqs if s is not consume]
+    assert (send, resources) == (
+        ("sqs:SendMessage",),
+        ("${aws_sqs_queue.failed_invocations.arn}",),
+    )
+
+
+def test_the_mapping_reports_partial_failures_in_bounded_batches() -> None:
+    mapping = resource("aws_lambda_event_source_mapping", "events")
+    assert mapping["event_source_arn"] == "${aws_sqs_queue.events[0].arn}"
+    assert mapping["function_name"] == "${aws_lambda_function.loadstar.arn}"
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["batch_size"] == "${var.event_batch_size}"
+    assert mapping["maximum_batching_window_in_seconds"] == "${var.event_batching_window_seconds}"
+    assert mapping["scaling_config"] == [
+        {"maximum_concurrency": "${var.event_maximum_concurrency}"}
+    ]
+    assert default("event_batch_size") == 100
+    assert default("event_batching_window_seconds") == 10
+    assert default("event_maximum_concurrency") == 2
+    # AWS accepts no maximum concurrency below 2.
+    [validation] = merged(module(), "variable")["event_maximum_concurrency"]["validation"]
+    assert "var.event_maximum_concurrency >= 2" in validation["condition"]
+    # Lambda checks the role's permissions when it creates the mapping.
+    assert mapping["depends_on"] == ["${aws_iam_role_policy.function}"]
+
+
+def test_the_event_queue_outlasts_a_run_and_gives_up_after_five_receives() -> None:
+    queue = resource("aws_sqs_queue", "events")
+    assert queue["visibility_timeout_seconds"] == "${6 * var.timeout}"
+    assert squash(queue["redrive_policy"]) == squash(
+        "${jsonencode({deadLetterTargetArn = aws_sqs_queue.event_dead_letters[0].arn,"
+        " maxReceiveCount = 5})}"
+    )
+    dead_letters = resource("aws_sqs_queue", "event_dead_letters")
+    assert dead_letters["sqs_managed_sse_enabled"] is True
+    assert dead_letters["message_retention_seconds"] == 14 * 24 * 3600
+    # A moved message keeps its first enqueue time: the DLQ must keep longer.
+    assert queue["message_retention_seconds"] < dead_letters["message_retention_seconds"]
+    allow = resource("aws_sqs_queue_redrive_allow_policy", "event_dead_letters")
+    assert allow["queue_url"] == "${aws_sqs_queue.event_dead_letters[0].id}"
+    assert (
+        'redrivePermission = "byQueue", sourceQueueArns = aws_sqs_queue.events[*].arn'
+        in (allow["redrive_allow_policy"])
+    )
+
+
+def test_only_this_bucket_of_this_account_may_send_to_the_queue() -> None:
+    found = [s for s in queue_policy_statements() if s.document == "event_queue"]
+    assert [(s.actions, s.resources, s.principals, s.conditions) for s in found] == [
+        (
+            ("sqs:SendMessage",),
+            ("${aws_sqs_queue.events[0].arn}",),
+            (("Service", ("s3.amazonaws.com",)),),
+            (
+                ("ArnEquals", "aws:SourceArn", ("${local.bucket_arn}",)),
+                ("StringEquals", "aws:SourceAccount", ("${local.account_id}",)),
+            ),
+        )
+    ]
+    policy = resource("aws_sqs_queue_policy", "events")
+    assert policy["queue_url"] == "${aws_sqs_queue.events[0].id}"
+    assert policy["policy"] == "${data.aws_iam_policy_document.event_queue[0].json}"
+
+
+def test_only_the_object_rule_may_send_to_the_dead_letter_queue() -> None:
+    found = [s for s in queue_policy_statements() if s.document == "event_dead_letters"]
+    assert [(s.actions, s.resources, s.principals, s.conditions) for s in found] == [
+        (
+            ("sqs:SendMessage",),
+            ("${aws_sqs_queue.event_dead_letters[0].arn}",),
+            (("Service", ("events.amazonaws.com",)),),
+            (
+                (
+                    "ArnEquals",
+                    "aws:SourceArn",
+                    ("${aws_cloudwatch_event_rule.object_created[0].arn}",),
+                ),
+            ),
+        )
+    ]
+
+
+def test_every_queue_policy_admits_one_service_from_one_source() -> None:
+    found = queue_policy_statements()
+    assert {s.document for s in found} == {"event_queue", "event_dead_letters"}
+    for statement in found:
+        [(kind, identifiers)] = statement.principals
+        assert kind == "Service", statement
+        assert len(identifiers) == 1, statement
+        assert statement.actions == ("sqs:SendMessage",), statement
+        assert "*" not in statement.resources, statement
+        assert any(variable == "aws:SourceArn" for _, variable, _ in statement.conditions)
+
+
+def test_the_bucket_notifies_the_queue_of_new_files_under_each_table_prefix() -> None:
+    notification = resource("aws_s3_bucket_notification", "events")
+    assert notification["bucket"] == "${var.bucket_name}"
+    assert notification["eventbridge"] == "${local.eventbridge_events}"
+    [dynamic] = notification["dynamic"]
+    queue = dynamic["queue"]
+    assert queue["for_each"] == "${local.sqs_events ? var.prefixes : []}"
+    assert queue["content"] == [
+        {
+            "queue_arn": "${aws_sqs_queue.events[0].arn}",
+            "events": ["s3:ObjectCreated:*"],
+            "filter_prefix": "${queue.value}",
+            "filter_suffix": "${var.suffix}",
+        }
+    ]
+    assert default("suffix") == ".parquet"
+    # S3 validates the destination when the configuration is written.
+    assert notification["depends_on"] == ["${aws_sqs_queue_policy.events}"]
+    # The configuration replaces the bucket's whole one: it can be left out.
+    assert default("manage_bucket_notification") is True
+
+
+def test_the_object_rule_matches_the_table_prefixes_and_keeps_what_it_cannot_deliver() -> None:
+    rule = resource("aws_cloudwatch_event_rule", "object_created")
+    assert squash(rule["event_pattern"]) == squash(
+        '${jsonencode({source = ["aws.s3"], "detail-type" = ["Object Created"],'
+        " detail = {bucket = {name = [var.bucket_name]},"
+        " object = {key = local.object_key_patterns}}})}"
+    )
+    patterns = squash(local("object_key_patterns"))
+    assert patterns.startswith(squash("${[for prefix in var.prefixes :"))
+    assert squash("tomap({prefix = prefix})") in patterns
+    assert squash('tomap({wildcard = "${replace(prefix,') in patterns
+
+    target = resource("aws_cloudwatch_event_target", "object_created")
+    assert target["rule"] == "${aws_cloudwatch_event_rule.object_created[0].name}"
+    assert target["arn"] == "${aws_lambda_function.loadstar.arn}"
+    assert target["dead_letter_config"] == [{"arn": "${aws_sqs_queue.event_dead_letters[0].arn}"}]
+    [retry] = target["retry_policy"]
+    assert retry["maximum_event_age_in_seconds"] == "${var.maximum_event_age_seconds}"
+
+    permission = resource("aws_lambda_permission", "object_created")
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.object_created[0].arn}"
+
+
+def test_the_event_alarms_watch_the_dead_letters_and_the_oldest_message() -> None:
+    dead_letters, age = alarms()["event_dead_letters"], alarms()["event_age"]
+    assert (dead_letters["namespace"], dead_letters["metric_name"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert dead_letters["dimensions"] == {
+        "QueueName": "${aws_sqs_queue.event_dead_letters[0].name}"
+    }
+    assert (dead_letters["comparison_operator"], dead_letters["threshold"]) == (
+        "GreaterThanThreshold",
+        0,
+    )
+    assert (age["namespace"], age["metric_name"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert age["dimensions"] == {"QueueName": "${aws_sqs_queue.events[0].name}"}
+    assert (age["comparison_operator"], age["threshold"]) == (
+        "GreaterThanThreshold",
+        "${var.event_age_threshold_seconds}",
+    )
+    assert default("event_age_threshold_seconds") == 300
+    for alarm in (dead_letters, age):
+        # An empty queue sends no data; that is not a breach.
+        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["statistic"] == "Maximum"
+
+
+def test_the_alarm_names_output_names_every_alarm() -> None:
+    named = squash(str(merged(module(), "output")["alarm_names"]["value"]))
+    for address in alarms():
+        name = address.split("[")[0]
+        assert f"aws_cloudwatch_metric_alarm.{name}" in named, address
 
 
 # --- Alarms ----------------------------------------------------------------------------
@@ -691,9 +996,19 @@ def test_every_alarm_notifies_the_topic_and_may_publish_to_it() -> None:
             text = text.replace(placeholder, value)
         return text
 
-    assert len(alarms()) == 5
+    # Five in every mode, and two more in events mode: the dead-letter queue's
+    # depth (both event sources) and the event queue's oldest message (SQS).
+    assert len(alarms()) == 7
+    only_in_events_mode = {
+        name: alarm["count"] for name, alarm in alarms().items() if "count" in alarm
+    }
+    assert only_in_events_mode == {
+        "event_dead_letters": "${local.events_mode ? 1 : 0}",
+        "event_age": "${local.sqs_events ? 1 : 0}",
+    }
     for name, alarm in alarms().items():
         assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"], name
+        assert alarm["ok_actions"] == ["${aws_sns_topic.alarms.arn}"], name
         alarm_arn = arn(
             f"arn:${{local.partition}}:cloudwatch:${{local.region}}:"
             f"${{local.account_id}}:alarm:{alarm['alarm_name']}"
@@ -721,6 +1036,7 @@ def test_logs_may_use_the_key_for_this_log_group_only() -> None:
 # --- Checkov skips, outputs, the example -------------------------------------------------
 
 CHECKOV_SKIPS = [
+    "CKV_AWS_115",  # concurrency: no reservation by default; the SQS mapping bounds it
     "CKV_AWS_50",  # X-Ray: nothing to trace into
     "CKV_AWS_116",  # DLQ: the on-failure destination is the queue
     "CKV_AWS_173",  # environment CMK: the environment holds no secret
@@ -760,6 +1076,34 @@ def test_every_checkov_skip_gives_its_reason() -> None:
 def test_outputs(name: str) -> None:
     assert name in merged(module(), "output")
     assert name in merged(example(), "output")
+
+
+@pytest.mark.parametrize(
+    ("name", "expression"),
+    [
+        ("event_queue_url", "${one(aws_sqs_queue.events[*].url)}"),
+        ("event_queue_arn", "${one(aws_sqs_queue.events[*].arn)}"),
+        ("event_dlq_url", "${one(aws_sqs_queue.event_dead_letters[*].url)}"),
+        ("event_dlq_arn", "${one(aws_sqs_queue.event_dead_letters[*].arn)}"),
+        ("event_rule_arn", "${one(aws_cloudwatch_event_rule.object_created[*].arn)}"),
+    ],
+)
+def test_event_outputs_are_null_without_their_resources(name: str, expression: str) -> None:
+    assert merged(module(), "output")[name]["value"] == expression
+
+
+def test_the_example_can_turn_events_mode_on() -> None:
+    [call] = [m["loadstar"] for m in example()["module"] if "loadstar" in m]
+    for name in ("mode", "event_source", "manage_bucket_notification", "schedule_expression"):
+        assert call[name] == f"${{var.{name}}}", name
+    variables = merged(example(), "variable")
+    # The example's defaults are the module's, so leaving them out changes nothing.
+    for name in ("mode", "event_source", "manage_bucket_notification", "schedule_expression"):
+        assert variables[name].get("default") == default(name), name
+    assert (
+        'mode                       = "events"'
+        in (EXAMPLE / "terraform.tfvars.example").read_text()
+    )
 
 
 def test_the_module_needs_aws_provider_5_or_later() -> None:

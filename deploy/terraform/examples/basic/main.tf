@@ -1,4 +1,5 @@
-# loadstar on a schedule, with its alarms, from the zip `make package` builds.
+# loadstar on a schedule, or on the bucket's events with an hourly sweep (mode),
+# with its alarms, from the zip `make package` builds.
 #
 #   cp terraform.tfvars.example terraform.tfvars   # then fill it in
 #   terraform init && terraform plan
@@ -35,6 +36,10 @@ module "loadstar" {
 
   runtime      = var.runtime
   architecture = var.architecture
+
+  mode                       = var.mode
+  event_source               = var.event_source
+  manage_bucket_notification = var.manage_bucket_notification
 
   schedule_expression = var.schedule_expression
   alarm_emails        = var.alarm_emails

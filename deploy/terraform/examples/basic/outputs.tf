@@ -32,3 +32,13 @@ output "dlq_arn" {
   description = "ARN of the failed-invocations queue."
   value       = module.loadstar.dlq_arn
 }
+
+output "event_queue_arn" {
+  description = "The queue S3 notifies in events mode with SQS; null otherwise."
+  value       = module.loadstar.event_queue_arn
+}
+
+output "event_dlq_url" {
+  description = "The dead-letter queue of events given up, in events mode; null otherwise."
+  value       = module.loadstar.event_dlq_url
+}

@@ -55,10 +55,28 @@ variable "architecture" {
   default     = "x86_64"
 }
 
-variable "schedule_expression" {
-  description = "How often loadstar runs."
+variable "mode" {
+  description = "\"schedule\", or \"events\" to load each new file as it arrives."
   type        = string
-  default     = "rate(15 minutes)"
+  default     = "schedule"
+}
+
+variable "event_source" {
+  description = "In events mode: \"sqs\" (a queue of bucket notifications) or \"eventbridge\"."
+  type        = string
+  default     = "sqs"
+}
+
+variable "manage_bucket_notification" {
+  description = "In events mode: false when the bucket's notification configuration is managed elsewhere."
+  type        = bool
+  default     = true
+}
+
+variable "schedule_expression" {
+  description = "How often loadstar runs; null for every 15 minutes, or hourly sweeps in events mode."
+  type        = string
+  default     = null
 }
 
 variable "alarm_emails" {

@@ -83,6 +83,19 @@ data "aws_iam_policy_document" "function" {
     resources = [aws_sqs_queue.failed_invocations.arn]
   }
 
+  # With SQS events only: Lambda's poller consumes the event queue with the
+  # function's role, so the role may do what a consumer does, on that queue
+  # alone. SSE-SQS needs no kms:Decrypt.
+  dynamic "statement" {
+    for_each = aws_sqs_queue.events[*].arn
+    content {
+      sid       = "ConsumeEventQueue"
+      effect    = "Allow"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [statement.value]
+    }
+  }
+
   # Decrypting with each customer managed key given, and only through the
   # service that holds what it encrypts.
   dynamic "statement" {

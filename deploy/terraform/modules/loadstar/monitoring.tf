@@ -135,7 +135,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   metric_name         = "Errors"
   dimensions          = { FunctionName = aws_lambda_function.loadstar.function_name }
   statistic           = "Sum"
-  period              = var.alarm_period_seconds
+  period              = local.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
@@ -177,7 +177,7 @@ resource "aws_cloudwatch_metric_alarm" "staleness" {
   metric_name         = each.value.metric_name
   dimensions          = { Service = var.name }
   statistic           = "Maximum"
-  period              = var.alarm_period_seconds
+  period              = local.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.threshold
@@ -190,7 +190,7 @@ resource "aws_cloudwatch_metric_alarm" "staleness" {
 
 resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
   alarm_name          = "${var.name}-failed-invocations"
-  alarm_description   = "An invocation of ${var.name} was given up: it failed every attempt, or waited too long behind a run still going. The queue's messages carry the error and the event."
+  alarm_description   = "An invocation of ${var.name} was given up: it failed every attempt, or waited too long to run. The queue's messages carry the error and the event."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.failed_invocations.name }
@@ -199,6 +199,52 @@ resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+# Events mode: an event given up. With SQS, a file failed five loads in a row;
+# with EventBridge, an event could not be delivered to the function. The sweep
+# still retries the file, but something keeps it from loading.
+resource "aws_cloudwatch_metric_alarm" "event_dead_letters" {
+  count = local.events_mode ? 1 : 0
+
+  alarm_name          = "${var.name}-event-dead-letters"
+  alarm_description   = "An event for ${var.name} was given up and kept in its dead-letter queue: a file failed five times, or EventBridge could not deliver the event. Each message is the event; the function's log says why the file failed."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.event_dead_letters[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+# Events mode with SQS: the oldest message not yet deleted has waited too long.
+# A message is deleted only once its batch has loaded, so this fires when
+# loads are slow, when the queue's invocations are throttled or fail before
+# answering, or when a file fails and its message waits out the visibility
+# timeout. No messages, no data: notBreaching.
+resource "aws_cloudwatch_metric_alarm" "event_age" {
+  count = local.sqs_events ? 1 : 0
+
+  alarm_name          = "${var.name}-event-age"
+  alarm_description   = "The oldest message in the ${var.name} event queue is older than the threshold: new files are not being loaded as they arrive. Check the function's errors and throttles, and its log for failed files."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.events[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.event_age_threshold_seconds
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
@@ -216,7 +262,7 @@ resource "aws_cloudwatch_metric_alarm" "attention" {
   metric_name         = "FilesNeedingAttention"
   dimensions          = { Service = var.name }
   statistic           = "Maximum"
-  period              = var.alarm_period_seconds
+  period              = local.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0

@@ -39,7 +39,7 @@ output "dlq_arn" {
 }
 
 output "schedule_rule_arn" {
-  description = "ARN of the EventBridge rule that runs the function."
+  description = "ARN of the EventBridge rule that runs the function on its schedule (the sweep, in events mode)."
   value       = aws_cloudwatch_event_rule.schedule.arn
 }
 
@@ -56,5 +56,33 @@ output "alarm_names" {
     backlog            = aws_cloudwatch_metric_alarm.staleness["backlog"].alarm_name
     failed_invocations = aws_cloudwatch_metric_alarm.failed_invocations.alarm_name
     needs_attention    = aws_cloudwatch_metric_alarm.attention.alarm_name
+    # Events mode only; null otherwise.
+    event_dead_letters = one(aws_cloudwatch_metric_alarm.event_dead_letters[*].alarm_name)
+    event_age          = one(aws_cloudwatch_metric_alarm.event_age[*].alarm_name)
   }
+}
+
+output "event_queue_url" {
+  description = "URL of the queue S3 notifies of new objects (events mode with event_source \"sqs\"); null otherwise."
+  value       = one(aws_sqs_queue.events[*].url)
+}
+
+output "event_queue_arn" {
+  description = "ARN of the queue S3 notifies of new objects, for a notification configuration managed elsewhere (events mode with event_source \"sqs\"); null otherwise."
+  value       = one(aws_sqs_queue.events[*].arn)
+}
+
+output "event_dlq_url" {
+  description = "URL of the dead-letter queue of events given up (events mode); null in schedule mode."
+  value       = one(aws_sqs_queue.event_dead_letters[*].url)
+}
+
+output "event_dlq_arn" {
+  description = "ARN of the dead-letter queue of events given up (events mode); null in schedule mode."
+  value       = one(aws_sqs_queue.event_dead_letters[*].arn)
+}
+
+output "event_rule_arn" {
+  description = "ARN of the EventBridge rule matching the bucket's Object Created events (events mode with event_source \"eventbridge\"); null otherwise."
+  value       = one(aws_cloudwatch_event_rule.object_created[*].arn)
 }

@@ -167,16 +167,99 @@ variable "security_group_ids" {
   default     = []
 }
 
-# --- The schedule and failed invocations -----------------------------------------
+# --- How runs start: the schedule, events, failed invocations --------------------
 
-variable "schedule_expression" {
-  description = "When loadstar runs: an EventBridge rate() or cron() expression."
+variable "mode" {
+  description = "\"schedule\": runs on a schedule find what is pending. \"events\": each new object under the table prefixes starts a load within seconds (see event_source), and the schedule becomes a sweep that catches anything an event missed."
   type        = string
-  default     = "rate(15 minutes)"
+  default     = "schedule"
 
   validation {
-    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
-    error_message = "schedule_expression must be a rate(...) or cron(...) expression."
+    condition     = contains(["schedule", "events"], var.mode)
+    error_message = "mode must be \"schedule\" or \"events\"."
+  }
+}
+
+variable "event_source" {
+  description = "In events mode, how S3 tells the function: \"sqs\" (bucket notifications to a queue the function polls in batches) or \"eventbridge\" (the bucket's EventBridge events, one invocation per object). Ignored in schedule mode."
+  type        = string
+  default     = "sqs"
+
+  validation {
+    condition     = contains(["sqs", "eventbridge"], var.event_source)
+    error_message = "event_source must be \"sqs\" or \"eventbridge\"."
+  }
+}
+
+variable "manage_bucket_notification" {
+  description = "In events mode, whether this module writes the bucket's notification configuration. S3 keeps one configuration per bucket and this module's replaces all of it: set false when the bucket has notifications of its own, and add the module's (see the README) to the configuration that manages them."
+  type        = bool
+  default     = true
+}
+
+variable "suffix" {
+  description = "In events mode, only keys ending in this start a load. Null for tables whose keys have no extension; the sweep finds every file either way."
+  type        = string
+  default     = ".parquet"
+
+  validation {
+    condition     = var.suffix == null || can(regex("^[^*?]+$", var.suffix))
+    error_message = "suffix must be null or a non-empty suffix without wildcards."
+  }
+}
+
+variable "event_batch_size" {
+  description = "With event_source \"sqs\": the most messages (one file each) one invocation is given (1-10000). Above 10, event_batching_window_seconds must be at least 1."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.event_batch_size >= 1 && var.event_batch_size <= 10000 && floor(var.event_batch_size) == var.event_batch_size
+    error_message = "event_batch_size must be a whole number between 1 and 10000."
+  }
+}
+
+variable "event_batching_window_seconds" {
+  description = "With event_source \"sqs\": how long Lambda gathers messages before invoking with fewer than event_batch_size (0-300)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.event_batching_window_seconds >= 0 && var.event_batching_window_seconds <= 300 && floor(var.event_batching_window_seconds) == var.event_batching_window_seconds
+    error_message = "event_batching_window_seconds must be a whole number between 0 and 300."
+  }
+}
+
+variable "event_maximum_concurrency" {
+  description = "With event_source \"sqs\": the most invocations the queue starts at once (2-1000; AWS allows no fewer than 2). Each holds a warehouse connection."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.event_maximum_concurrency >= 2 && var.event_maximum_concurrency <= 1000 && floor(var.event_maximum_concurrency) == var.event_maximum_concurrency
+    error_message = "event_maximum_concurrency must be a whole number between 2 and 1000."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Executions reserved for the function, which also caps them. Null reserves none: with event_source \"sqs\" the queue's event_maximum_concurrency bounds event-driven runs; with \"eventbridge\" nothing does, so set this to bound the warehouse connections. With \"sqs\" it must exceed event_maximum_concurrency, leaving one execution for the sweep."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions, false)
+    error_message = "reserved_concurrent_executions must be null or a whole number of at least 1 (0 would stop the function)."
+  }
+}
+
+variable "schedule_expression" {
+  description = "When loadstar runs: an EventBridge rate() or cron() expression. Null runs it every 15 minutes in schedule mode and sweeps hourly in events mode."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be null or a rate(...) or cron(...) expression."
   }
 }
 
@@ -198,7 +281,7 @@ variable "maximum_retry_attempts" {
 }
 
 variable "maximum_event_age_seconds" {
-  description = "How long an invocation may wait for the one concurrent run to finish before Lambda gives up on it and records it in the failed-invocations queue (60-21600)."
+  description = "How long an asynchronous invocation (the schedule's, or with event_source \"eventbridge\" an object's) may wait to run, throttled or between retries, before Lambda gives up on it and records it in the failed-invocations queue (60-21600). With \"eventbridge\" it also bounds how long EventBridge retries delivering an event before it goes to the event dead-letter queue."
   type        = number
   default     = 3600
 
@@ -230,13 +313,13 @@ variable "alarm_emails" {
 }
 
 variable "alarm_period_seconds" {
-  description = "Period over which each alarm looks at loadstar's metrics. It must be longer than the interval between scheduled runs, since a period without any run counts against the staleness alarms."
+  description = "Period over which each alarm looks at loadstar's metrics. It must be longer than the interval between scheduled runs, since a period without any run counts against the staleness alarms. Null is 3600 in schedule mode and 7200 (two hourly sweeps) in events mode."
   type        = number
-  default     = 3600
+  default     = null
 
   validation {
-    condition     = var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0
-    error_message = "alarm_period_seconds must be a multiple of 60."
+    condition     = var.alarm_period_seconds == null || try(var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0, false)
+    error_message = "alarm_period_seconds must be null or a multiple of 60."
   }
 }
 
@@ -250,6 +333,17 @@ variable "oldest_pending_age_threshold_seconds" {
   description = "Alarm when a file has waited longer than this to be loaded: loadstar is falling behind, or a file keeps failing."
   type        = number
   default     = 3600
+}
+
+variable "event_age_threshold_seconds" {
+  description = "With event_source \"sqs\": alarm when the oldest message in the event queue is older than this. Messages stay in the queue until their batch has loaded, so it must exceed the longest a batch takes."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.event_age_threshold_seconds >= 60
+    error_message = "event_age_threshold_seconds must be at least 60."
+  }
 }
 
 variable "tags" {

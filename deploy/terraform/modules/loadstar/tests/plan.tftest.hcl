@@ -17,6 +17,34 @@ mock_provider "aws" {
   }
 }
 
+# The event resources' ARNs, known at plan so that the policies naming them can
+# be compared.
+override_resource {
+  target          = aws_sqs_queue.events
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-2:123456789012:loadstar-events"
+    url = "https://sqs.eu-west-2.amazonaws.com/123456789012/loadstar-events"
+  }
+}
+
+override_resource {
+  target          = aws_sqs_queue.event_dead_letters
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-2:123456789012:loadstar-events-dead-letters"
+    url = "https://sqs.eu-west-2.amazonaws.com/123456789012/loadstar-events-dead-letters"
+  }
+}
+
+override_resource {
+  target          = aws_cloudwatch_event_rule.object_created
+  override_during = plan
+  values = {
+    arn = "arn:aws:events:eu-west-2:123456789012:rule/loadstar-object-created"
+  }
+}
+
 variables {
   bucket_name   = "terrific-totes-processed"
   db_secret_arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:loadstar/warehouse-AbCdEf"
@@ -28,8 +56,45 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = aws_lambda_function.loadstar.reserved_concurrent_executions == 1
-    error_message = "runs must not overlap"
+    condition     = aws_lambda_function.loadstar.reserved_concurrent_executions == null
+    error_message = "no executions are reserved: per-table locks make overlapping runs safe"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.schedule.schedule_expression == "rate(15 minutes)"
+    error_message = "schedule mode runs every 15 minutes by default"
+  }
+
+  assert {
+    condition = (
+      length(aws_sqs_queue.events) + length(aws_sqs_queue.event_dead_letters) +
+      length(aws_sqs_queue_policy.events) + length(aws_sqs_queue_policy.event_dead_letters) +
+      length(aws_sqs_queue_redrive_allow_policy.event_dead_letters) +
+      length(aws_lambda_event_source_mapping.events) + length(aws_s3_bucket_notification.events) +
+      length(aws_cloudwatch_event_rule.object_created) + length(aws_cloudwatch_event_target.object_created) +
+      length(aws_lambda_permission.object_created) +
+      length(aws_cloudwatch_metric_alarm.event_dead_letters) + length(aws_cloudwatch_metric_alarm.event_age)
+    ) == 0
+    error_message = "schedule mode creates none of the event resources"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.function.statement : s if s.sid == "ConsumeEventQueue"]) == 0
+    error_message = "schedule mode grants nothing on an event queue"
+  }
+
+  assert {
+    condition = (
+      output.event_queue_url == null && output.event_queue_arn == null &&
+      output.event_dlq_url == null && output.event_dlq_arn == null && output.event_rule_arn == null &&
+      output.alarm_names.event_dead_letters == null && output.alarm_names.event_age == null
+    )
+    error_message = "the event outputs are null in schedule mode"
+  }
+
+  assert {
+    condition     = [for alarm in aws_cloudwatch_metric_alarm.staleness : alarm.period] == [3600, 3600]
+    error_message = "the staleness alarms look at an hour, four scheduled runs"
   }
 
   assert {
@@ -213,4 +278,370 @@ run "the_modules_own_environment_cannot_be_overridden" {
   }
 
   expect_failures = [var.extra_environment]
+}
+
+run "events_from_a_queue" {
+  command = plan
+
+  variables {
+    mode = "events"
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.events[0].event_source_arn == "arn:aws:sqs:eu-west-2:123456789012:loadstar-events"
+    error_message = "the function polls the event queue"
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.events[0].function_response_types == toset(["ReportBatchItemFailures"])
+    error_message = "the function reports the messages that failed, not the batch"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.events[0].batch_size == 100 &&
+      aws_lambda_event_source_mapping.events[0].maximum_batching_window_in_seconds == 10 &&
+      aws_lambda_event_source_mapping.events[0].scaling_config[0].maximum_concurrency == 2
+    )
+    error_message = "batches of up to 100 gathered for up to 10 s, at most 2 at once"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.events[0].visibility_timeout_seconds == 6 * 900
+    error_message = "the queue's visibility timeout is six times the function's timeout"
+  }
+
+  assert {
+    condition = jsondecode(aws_sqs_queue.events[0].redrive_policy) == {
+      deadLetterTargetArn = "arn:aws:sqs:eu-west-2:123456789012:loadstar-events-dead-letters"
+      maxReceiveCount     = 5
+    }
+    error_message = "a message received five times goes to the dead-letter queue"
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue.events[0].sqs_managed_sse_enabled &&
+      aws_sqs_queue.event_dead_letters[0].sqs_managed_sse_enabled &&
+      aws_sqs_queue.event_dead_letters[0].message_retention_seconds == 1209600 &&
+      aws_sqs_queue.event_dead_letters[0].message_retention_seconds > aws_sqs_queue.events[0].message_retention_seconds
+    )
+    error_message = "both queues are encrypted, and dead letters are kept 14 days, longer than the queue keeps"
+  }
+
+  assert {
+    condition = jsondecode(aws_sqs_queue_redrive_allow_policy.event_dead_letters[0].redrive_allow_policy) == {
+      redrivePermission = "byQueue"
+      sourceQueueArns   = ["arn:aws:sqs:eu-west-2:123456789012:loadstar-events"]
+    }
+    error_message = "only the event queue may use the dead-letter queue"
+  }
+
+  assert {
+    condition = [
+      for s in data.aws_iam_policy_document.event_queue[0].statement : [
+        s.actions, s.resources, [for p in s.principals : [p.type, p.identifiers]],
+        { for c in s.condition : c.variable => [c.test, c.values] },
+      ]
+      ] == [[
+        toset(["sqs:SendMessage"]),
+        toset(["arn:aws:sqs:eu-west-2:123456789012:loadstar-events"]),
+        [["Service", toset(["s3.amazonaws.com"])]],
+        {
+          "aws:SourceArn"     = ["ArnEquals", tolist(["arn:aws:s3:::terrific-totes-processed"])]
+          "aws:SourceAccount" = ["StringEquals", tolist(["123456789012"])]
+        },
+    ]]
+    error_message = "only S3 may send to the queue, only from this bucket and this account"
+  }
+
+  assert {
+    condition = [
+      for s in data.aws_iam_policy_document.function.statement : [sort(s.actions), s.resources]
+      if anytrue([for a in s.actions : startswith(a, "sqs:") && a != "sqs:SendMessage"])
+      ] == [[
+        tolist(["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]),
+        toset(["arn:aws:sqs:eu-west-2:123456789012:loadstar-events"]),
+    ]]
+    error_message = "the role consumes its own queue and nothing else"
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_notification.events[0].bucket == "terrific-totes-processed" &&
+      !aws_s3_bucket_notification.events[0].eventbridge &&
+      [for q in aws_s3_bucket_notification.events[0].queue : [q.queue_arn, q.events, q.filter_prefix, q.filter_suffix]] == [
+        ["arn:aws:sqs:eu-west-2:123456789012:loadstar-events", toset(["s3:ObjectCreated:*"]), "dimension/", ".parquet"],
+        ["arn:aws:sqs:eu-west-2:123456789012:loadstar-events", toset(["s3:ObjectCreated:*"]), "fact/", ".parquet"],
+      ]
+    )
+    error_message = "the bucket notifies the queue of every object created under each table prefix, Parquet files only"
+  }
+
+  assert {
+    condition     = aws_lambda_function.loadstar.reserved_concurrent_executions == null
+    error_message = "no reserved concurrency: the mapping bounds event-driven runs"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.schedule.schedule_expression == "rate(1 hour)" && aws_cloudwatch_event_rule.schedule.state == "ENABLED"
+    error_message = "events mode sweeps hourly by default"
+  }
+
+  assert {
+    condition     = [for alarm in aws_cloudwatch_metric_alarm.staleness : alarm.period] == [7200, 7200]
+    error_message = "with hourly sweeps, the staleness alarms look at two hours"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.event_dead_letters[0].alarm_name == "loadstar-event-dead-letters" &&
+      aws_cloudwatch_metric_alarm.event_dead_letters[0].metric_name == "ApproximateNumberOfMessagesVisible" &&
+      aws_cloudwatch_metric_alarm.event_dead_letters[0].dimensions == tomap({ QueueName = "loadstar-events-dead-letters" }) &&
+      aws_cloudwatch_metric_alarm.event_dead_letters[0].threshold == 0 &&
+      output.alarm_names.event_dead_letters == "loadstar-event-dead-letters"
+    )
+    error_message = "any message in the dead-letter queue raises an alarm"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.event_age[0].alarm_name == "loadstar-event-age" &&
+      aws_cloudwatch_metric_alarm.event_age[0].metric_name == "ApproximateAgeOfOldestMessage" &&
+      aws_cloudwatch_metric_alarm.event_age[0].dimensions == tomap({ QueueName = "loadstar-events" }) &&
+      aws_cloudwatch_metric_alarm.event_age[0].threshold == 300 &&
+      output.alarm_names.event_age == "loadstar-event-age"
+    )
+    error_message = "a message older than five minutes raises an alarm"
+  }
+
+  assert {
+    condition = (
+      output.event_queue_arn == "arn:aws:sqs:eu-west-2:123456789012:loadstar-events" &&
+      output.event_queue_url == "https://sqs.eu-west-2.amazonaws.com/123456789012/loadstar-events" &&
+      output.event_dlq_arn == "arn:aws:sqs:eu-west-2:123456789012:loadstar-events-dead-letters" &&
+      output.event_dlq_url == "https://sqs.eu-west-2.amazonaws.com/123456789012/loadstar-events-dead-letters" &&
+      output.event_rule_arn == null
+    )
+    error_message = "the outputs name the queue and the dead-letter queue"
+  }
+
+  assert {
+    condition = (
+      length(aws_cloudwatch_event_rule.object_created) + length(aws_cloudwatch_event_target.object_created) +
+      length(aws_lambda_permission.object_created) + length(aws_sqs_queue_policy.event_dead_letters)
+    ) == 0
+    error_message = "no EventBridge rule for objects with the queue"
+  }
+}
+
+run "events_from_a_queue_tuned_with_the_notification_managed_elsewhere" {
+  command = plan
+
+  variables {
+    mode                           = "events"
+    timeout                        = 120
+    event_batch_size               = 10
+    event_batching_window_seconds  = 0
+    event_maximum_concurrency      = 5
+    reserved_concurrent_executions = 6
+    event_age_threshold_seconds    = 900
+    schedule_expression            = "rate(30 minutes)"
+    alarm_period_seconds           = 3600
+    manage_bucket_notification     = false
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue.events[0].visibility_timeout_seconds == 720 &&
+      aws_lambda_event_source_mapping.events[0].batch_size == 10 &&
+      aws_lambda_event_source_mapping.events[0].maximum_batching_window_in_seconds == 0 &&
+      aws_lambda_event_source_mapping.events[0].scaling_config[0].maximum_concurrency == 5 &&
+      aws_lambda_function.loadstar.reserved_concurrent_executions == 6 &&
+      aws_cloudwatch_metric_alarm.event_age[0].threshold == 900
+    )
+    error_message = "the variables reach the queue, the mapping, the function and the alarm"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_rule.schedule.schedule_expression == "rate(30 minutes)" &&
+      [for alarm in aws_cloudwatch_metric_alarm.staleness : alarm.period] == [3600, 3600]
+    )
+    error_message = "a schedule and an alarm period given are kept in events mode"
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_notification.events) == 0 && length(aws_sqs_queue_policy.events) == 1
+    error_message = "the bucket's notifications are left alone, and the queue still admits the bucket"
+  }
+}
+
+run "events_from_eventbridge" {
+  command = plan
+
+  variables {
+    mode         = "events"
+    event_source = "eventbridge"
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_notification.events[0].eventbridge &&
+      length(aws_s3_bucket_notification.events[0].queue) == 0
+    )
+    error_message = "the bucket sends its events to EventBridge, and to no queue"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.object_created[0].event_pattern) == {
+      source        = ["aws.s3"]
+      "detail-type" = ["Object Created"]
+      detail = {
+        bucket = { name = ["terrific-totes-processed"] }
+        object = { key = [{ wildcard = "dimension/*.parquet" }, { wildcard = "fact/*.parquet" }] }
+      }
+    }
+    error_message = "the rule matches objects created in this bucket under the table prefixes, Parquet files only"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_target.object_created[0].rule == "loadstar-object-created" &&
+      aws_cloudwatch_event_target.object_created[0].dead_letter_config[0].arn == "arn:aws:sqs:eu-west-2:123456789012:loadstar-events-dead-letters" &&
+      aws_cloudwatch_event_target.object_created[0].retry_policy[0].maximum_event_age_in_seconds == 3600 &&
+      aws_cloudwatch_event_target.object_created[0].retry_policy[0].maximum_retry_attempts == 185
+    )
+    error_message = "undeliverable events go to the dead-letter queue after an hour of retries"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_permission.object_created[0].principal == "events.amazonaws.com" &&
+      aws_lambda_permission.object_created[0].source_arn == "arn:aws:events:eu-west-2:123456789012:rule/loadstar-object-created"
+    )
+    error_message = "only the object rule may invoke the function for events"
+  }
+
+  assert {
+    condition = [
+      for s in data.aws_iam_policy_document.event_dead_letters[0].statement : [
+        s.actions, s.resources, [for p in s.principals : [p.type, p.identifiers]],
+        [for c in s.condition : [c.test, c.variable, c.values]],
+      ]
+      ] == [[
+        toset(["sqs:SendMessage"]),
+        toset(["arn:aws:sqs:eu-west-2:123456789012:loadstar-events-dead-letters"]),
+        [["Service", toset(["events.amazonaws.com"])]],
+        [["ArnEquals", "aws:SourceArn", tolist(["arn:aws:events:eu-west-2:123456789012:rule/loadstar-object-created"])]],
+    ]]
+    error_message = "only EventBridge, for the object rule, may send to the dead-letter queue"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue_redrive_allow_policy.event_dead_letters[0].redrive_allow_policy) == { redrivePermission = "denyAll" }
+    error_message = "no queue may use the EventBridge dead-letter queue as its own"
+  }
+
+  assert {
+    condition = (
+      length(aws_sqs_queue.events) + length(aws_lambda_event_source_mapping.events) +
+      length(aws_sqs_queue_policy.events) + length(aws_cloudwatch_metric_alarm.event_age)
+    ) == 0
+    error_message = "no event queue with EventBridge"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.function.statement : s if s.sid == "ConsumeEventQueue"]) == 0
+    error_message = "with EventBridge the role consumes no queue"
+  }
+
+  assert {
+    condition = (
+      length(aws_cloudwatch_metric_alarm.event_dead_letters) == 1 &&
+      output.alarm_names.event_dead_letters == "loadstar-event-dead-letters" &&
+      output.alarm_names.event_age == null &&
+      output.event_queue_arn == null &&
+      output.event_rule_arn == "arn:aws:events:eu-west-2:123456789012:rule/loadstar-object-created"
+    )
+    error_message = "the dead-letter alarm, and no queue, with EventBridge"
+  }
+
+  assert {
+    condition     = aws_lambda_function.loadstar.reserved_concurrent_executions == null && aws_cloudwatch_event_rule.schedule.schedule_expression == "rate(1 hour)"
+    error_message = "no reserved concurrency unless asked for, and an hourly sweep"
+  }
+}
+
+run "events_from_eventbridge_for_keys_without_a_suffix" {
+  command = plan
+
+  variables {
+    mode         = "events"
+    event_source = "eventbridge"
+    suffix       = null
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.object_created[0].event_pattern).detail.object.key == [
+      { prefix = "dimension/" }, { prefix = "fact/" },
+    ]
+    error_message = "without a suffix the rule matches the table prefixes alone"
+  }
+}
+
+run "a_reservation_below_the_queues_concurrency_is_refused" {
+  command = plan
+
+  variables {
+    mode                           = "events"
+    event_maximum_concurrency      = 4
+    reserved_concurrent_executions = 4
+  }
+
+  expect_failures = [aws_lambda_function.loadstar]
+}
+
+run "large_batches_without_a_window_are_refused" {
+  command = plan
+
+  variables {
+    mode                          = "events"
+    event_batch_size              = 11
+    event_batching_window_seconds = 0
+  }
+
+  expect_failures = [aws_lambda_event_source_mapping.events]
+}
+
+run "overlapping_prefixes_are_refused_for_notifications" {
+  command = plan
+
+  variables {
+    mode     = "events"
+    prefixes = ["dimension/", "dimension/staff"]
+  }
+
+  expect_failures = [aws_s3_bucket_notification.events]
+}
+
+run "a_queue_concurrency_below_two_is_refused" {
+  command = plan
+
+  variables {
+    mode                      = "events"
+    event_maximum_concurrency = 1
+  }
+
+  expect_failures = [var.event_maximum_concurrency]
+}
+
+run "an_unknown_mode_is_refused" {
+  command = plan
+
+  variables {
+    mode = "stream"
+  }
+
+  expect_failures = [var.mode]
 }
