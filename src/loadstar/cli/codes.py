@@ -6,4 +6,4 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 """Bad usage, settings, access or an unreachable warehouse: the set-up needs a fix."""
 EXIT_LOCKED = 3
-"""Another run holds the lock; nothing was done."""
+"""Another load held a table's lock: that table waits for the next run (others loaded)."""

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     kinds: tuple[TableKind, ...] = ("dimension",) if args.dimensions_only else ("dimension", "fact")
     progress = TerminalProgress() if sys.stderr.isatty() else None
-    summary = pipeline.run(settings, kinds=kinds, progress=progress)
+    summary = pipeline.run(settings, kinds=kinds, progress=progress, full_listing=args.full_listing)
     if args.emf:
         report.emit(
             summary, sys.stderr, namespace=settings.metrics_namespace, service=settings.service
@@ -55,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"loadstar: error: {summary.error['message']}", file=sys.stderr)
         if summary.error.get("hint"):
             print(f"hint: {summary.error['hint']}", file=sys.stderr)
-    if summary.status == "skipped":
-        return EXIT_LOCKED
     if summary.error is not None and summary.error["type"] in _SETTINGS_ERRORS:
         return EXIT_CONFIG
     if summary.failed or summary.attention:
@@ -124,7 +122,8 @@ def replay(args: argparse.Namespace) -> int:
     progress = TerminalProgress() if sys.stderr.isatty() else None
     outcome = replay(settings, s3_client(), args.key, force=args.force, progress=progress)
     if outcome is None:
-        print("loadstar: another run holds the lock; try again when it ends", file=sys.stderr)
+        message = "loadstar: another load holds the table's lock; try again when it ends"
+        print(message, file=sys.stderr)
         return EXIT_LOCKED
     data = {
         "key": outcome.key,

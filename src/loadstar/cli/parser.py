@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dimensions-only", action="store_true", help="load dimension tables only")
     run.add_argument(
+        "--full-listing",
+        action="store_true",
+        help="list every table in full, not from its watermark (a late file is found at once)",
+    )
+    run.add_argument(
         "--emf", action="store_true", help="also write the run's metrics (EMF) to stderr"
     )
 

@@ -81,6 +81,10 @@ def status_text(data: dict[str, Any]) -> str:
         lines.append(line)
         if t.get("error"):
             lines.append(f"    error: {t['error']}")
+        if t.get("watermark"):
+            full = t["last_full_listing"]
+            when = f"{datetime.fromisoformat(full):%Y-%m-%d %H:%M:%SZ}" if full else "never"
+            lines.append(f"    listed from {t['watermark']} (last full listing {when})")
         for failed in t["failed"]:
             lines.append(f"    failed {failed['key']}: {failed['reason']}")
         for key in t.get("gone", []):

@@ -14,6 +14,7 @@ from loadstar.config.catalogue import (
     table_from_entry,
 )
 from loadstar.config.settings import (
+    DEFAULT_FULL_LISTING_INTERVAL_SECONDS,
     DEFAULT_LEDGER_SCHEMA,
     DEFAULT_METRICS_NAMESPACE,
     DEFAULT_SERVICE,
@@ -25,6 +26,7 @@ from loadstar.config.settings import (
 )
 
 __all__ = [
+    "DEFAULT_FULL_LISTING_INTERVAL_SECONDS",
     "DEFAULT_LEDGER_SCHEMA",
     "DEFAULT_METRICS_NAMESPACE",
     "DEFAULT_SERVICE",

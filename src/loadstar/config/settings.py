@@ -32,6 +32,8 @@ DEFAULT_METRICS_NAMESPACE = "Loadstar"
 DEFAULT_SERVICE = "loadstar"
 DEFAULT_CONNECT_ATTEMPTS = 4
 DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
+DEFAULT_FULL_LISTING_INTERVAL_SECONDS = 86_400.0
+DEFAULT_TABLE_LOCK_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class Settings:
     """Tries to connect in all, with backoff between them, before the run stops."""
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
     """How long a statement waits for a table another session has locked."""
+    full_listing_interval_seconds: float = DEFAULT_FULL_LISTING_INTERVAL_SECONDS
+    """A table is listed in full at least this often; otherwise from its watermark."""
+    table_lock_wait_seconds: float = DEFAULT_TABLE_LOCK_WAIT_SECONDS
+    """How long a run waits for a table another load is loading before calling it busy."""
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +172,16 @@ def load_settings(
         lock_timeout_seconds=_number(
             env, "LOADSTAR_LOCK_TIMEOUT_SECONDS", file, "warehouse", "lock_timeout_seconds"
         ),
+        full_listing_interval_seconds=_number(
+            env,
+            "LOADSTAR_FULL_LISTING_INTERVAL_SECONDS",
+            file,
+            "run",
+            "full_listing_interval_seconds",
+        ),
+        table_lock_wait_seconds=_number(
+            env, "LOADSTAR_TABLE_LOCK_WAIT_SECONDS", file, "run", "table_lock_wait_seconds"
+        ),
     )
 
 
@@ -181,7 +197,11 @@ _SCHEMA: dict[str, dict[str, tuple[str, float | None, float]]] = {
         "lock_timeout_seconds": ("number", DEFAULT_LOCK_TIMEOUT_SECONDS, 0),
     },
     "ledger": {"schema": (_TEXT, None, 0)},
-    "run": {"time_reserve_seconds": ("number", DEFAULT_TIME_RESERVE_SECONDS, 0)},
+    "run": {
+        "time_reserve_seconds": ("number", DEFAULT_TIME_RESERVE_SECONDS, 0),
+        "full_listing_interval_seconds": ("number", DEFAULT_FULL_LISTING_INTERVAL_SECONDS, 0),
+        "table_lock_wait_seconds": ("number", DEFAULT_TABLE_LOCK_WAIT_SECONDS, 0),
+    },
     "metrics": {"namespace": (_TEXT, None, 0), "service": (_TEXT, None, 0)},
 }
 _TOP_LEVEL = {*_SCHEMA, "tables"}

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from loadstar.config import Settings, TableSpec, load_order
 from loadstar.errors import BadFileError, LoadstarError
 from loadstar.run.loader import typed_batches
-from loadstar.run.prepare import held_back_reason, prepare_table
+from loadstar.run.prepare import prepare_table
 from loadstar.shape.mapping import plan_columns
 from loadstar.shape.table import TableInfo
 from loadstar.source.discovery import SourceFile
@@ -91,7 +91,14 @@ def _table_plan(
 ) -> TablePlan:
     result = TablePlan(table=spec.name, kind=spec.kind)
     try:
-        prepared = prepare_table(warehouse, s3, bucket, spec, catalogue)
+        prepared = prepare_table(
+            warehouse,
+            s3,
+            bucket,
+            spec,
+            catalogue,
+            full_listing_interval=warehouse.settings.full_listing_interval_seconds,
+        )
     except LoadstarError as exc:
         if exc.scope == "run":
             raise
@@ -106,14 +113,8 @@ def _table_plan(
         return result
     if prepared.table is None:
         return result
-    failed: str | None = None
     for planned, file in zip(result.files, todo.to_load, strict=True):
-        if failed is not None:
-            planned.problem = held_back_reason(failed)
-            continue
         _check_file(planned, warehouse, s3, bucket, spec, prepared.table, file, check_values)
-        if planned.problem is not None and spec.kind == "dimension":
-            failed = file.key
     return result
 
 

@@ -1,12 +1,11 @@
-"""Loading one file again, on purpose, under the run lock.
+"""Loading one file again, on purpose, under its table's lock.
 
-A dimension file re-applies its values (an upsert changes only what
-differs); only the newest loaded file of its table may be replayed without
-``--force``, since an older one would put older values over newer ones. A
-fact file appends its rows again, so it is replayed only when the table has
-a version key that turns the rows already there into no-ops, or when the
-operator insists. The ledger keeps what the first load recorded and counts
-the replay.
+A dimension file re-applies its values where it still holds a row's newest
+version; rows a later file has changed since keep the later values, so any
+file may be replayed, oldest included. A fact file appends its rows again,
+so it is replayed only when the table has a version key that turns the rows
+already there into no-ops, or when the operator insists. The ledger keeps
+what the first load recorded and counts the replay.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def replay(
     force: bool = False,
     progress: Progress | None = None,
 ) -> FileOutcome | None:
-    """Load ``key`` again; None when another run holds the lock.
+    """Load ``key`` again; None when another load holds its table's lock.
 
     Raises `RefusedError` when the file is not a loaded one, or replaying it
     would break a guarantee and ``force`` is not given.
@@ -45,8 +44,7 @@ def replay(
     bucket = settings.require_bucket()
     run_id = new_run_id()
     with logs.bound(run_id=run_id, replay=True), closing(Warehouse(settings)) as warehouse:
-        if not warehouse.open():
-            return None
+        warehouse.open()
         warehouse.require_replay_columns()
         found = warehouse.entry(bucket, key)
         if found is None or found.status != Status.LOADED:
@@ -56,7 +54,9 @@ def replay(
             )
         spec = settings.table(found.table)
         if not force:
-            _check_safe(warehouse, bucket, spec, key)
+            _check_safe(spec, key)
+        if not warehouse.lock_table(spec.name, settings.table_lock_wait_seconds):
+            return None
         file = current_file(s3, bucket, KeyRule.of(spec), key)
         if file is None:
             raise RefusedError(f"cannot replay {key!r}: s3://{bucket}/{key} no longer exists")
@@ -67,18 +67,10 @@ def replay(
         return outcome
 
 
-def _check_safe(warehouse: Warehouse, bucket: str, spec: TableSpec, key: str) -> None:
+def _check_safe(spec: TableSpec, key: str) -> None:
     if spec.kind == "fact" and not spec.version_key:
         raise RefusedError(
             f"cannot replay {key!r}: table {spec.name} has no version_key, so its rows "
             "would be appended a second time; set one in the catalogue, or pass --force "
             "to append them anyway"
         )
-    if spec.kind == "dimension":
-        newest = warehouse.newest_loaded(bucket, spec.name)
-        if newest is not None and newest[1] != key:
-            raise RefusedError(
-                f"cannot replay {key!r}: {newest[1]!r} was applied to {spec.name} after it, "
-                "and replaying the older file would put older values over newer ones; "
-                "replay the newest file, or pass --force"
-            )

@@ -37,6 +37,9 @@ class TableStatus:
     reported: list[tuple[str, str]] = field(default_factory=list)
     """(key, reason) of files the next run would report rather than load."""
     error: str | None = None
+    watermark: str | None = None
+    """The key runs list the table from; None when they list it in full."""
+    last_full_listing: datetime | None = None
 
     def oldest_pending_age(self, now: datetime) -> float | None:
         if not self.pending:
@@ -60,6 +63,12 @@ class TableStatus:
             "gone": list(self.gone),
             "skipped": self.skipped,
             "reported": [{"key": k, "reason": r} for k, r in self.reported],
+            "watermark": self.watermark,
+            "last_full_listing": (
+                self.last_full_listing.astimezone(UTC).isoformat()
+                if self.last_full_listing
+                else None
+            ),
             **({"error": self.error} if self.error else {}),
         }
 
@@ -79,7 +88,11 @@ def table_status(
             status.files_loaded, status.rows_written = totals.files_loaded, totals.rows_written
             status.newest_key, status.newest_instant = totals.newest_key, totals.newest_instant
             status.failed, status.skipped = totals.failed, totals.skipped
-        prepared = prepare_table(warehouse, s3, bucket, spec, catalogue)
+        state = warehouse.listing_state(bucket, spec.name)
+        status.watermark = state.watermark if state.time_ordered else None
+        status.last_full_listing = state.last_full_listing
+        # In full, whatever the watermark: a failed file deleted since shows as gone.
+        prepared = prepare_table(warehouse, s3, bucket, spec, catalogue, full_listing=True)
     except LoadstarError as exc:
         if exc.scope == "run":
             raise

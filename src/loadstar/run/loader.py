@@ -176,9 +176,10 @@ def load_file(
         else:
             outcome.rows_in, outcome.rows_written = result.rows_in, result.rows_written
             outcome.encoding, outcome.foreign_keys = result.encoding, result.foreign_keys
-            tag_loaded(
-                ctx.s3, ctx.bucket, file.key, datetime.now(UTC).isoformat(timespec="seconds")
-            )
+            committed = datetime.now(UTC)
+            if file.last_modified is not None and not replay:
+                outcome.lag_seconds = max(0.0, (committed - file.last_modified).total_seconds())
+            tag_loaded(ctx.s3, ctx.bucket, file.key, committed.isoformat(timespec="seconds"))
     outcome.seconds = time.monotonic() - started
     return outcome
 

@@ -1,8 +1,10 @@
 """Which of a table's files a run must load, given what the ledger already holds.
 
-A run's own cost must not grow with history: a table may have tens of
-thousands of loaded files. A key the ledger holds as loaded, with the same
-ETag, costs one dictionary lookup here; only the others are parsed.
+A run's own cost must not grow with history: the ledger is asked only about
+the keys a listing returned, and a key it holds as loaded with the same ETag
+costs one dictionary lookup here. Files load in any order: dimension rows
+converge per key to the newest file (`loadstar.warehouse.versions`), so no
+file waits behind another.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from loadstar.config import TableKind
 from loadstar.source.claims import KeyRule
 from loadstar.source.discovery import SourceFile, source_file
 from loadstar.source.s3 import normalise_etag
@@ -22,12 +23,9 @@ from loadstar.warehouse import Known, Status
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectTypeDef
 
-_SETTLED = (Status.SKIPPED, Status.OUT_OF_ORDER)
-
-OUT_OF_ORDER = (
-    "out of order: older than a file of this table already applied, so its rows were "
-    "not applied (keys only it carries are missing)"
-)
+# A file an older loadstar held back as out of order loads now: its rows
+# converge per key, so it can no longer put older values over newer ones.
+_SETTLED = (Status.SKIPPED,)
 
 
 def changed_reason(file: SourceFile, loaded_etag: str) -> str:
@@ -43,12 +41,12 @@ class Pending:
     """Not yet loaded (new, or failed before), oldest first."""
     changed: list[tuple[SourceFile, str]] = field(default_factory=list)
     """Loaded before, but the object's ETag is no longer the one loaded (given)."""
-    out_of_order: list[SourceFile] = field(default_factory=list)
-    """Dimension files older than one already applied; never applied over newer values."""
     listed: set[str] = field(default_factory=set)
     """Every key the listing held, the table's or not."""
     not_claimed: list[str] = field(default_factory=list)
     """Keys of the listing the table's rule does not claim (another table's, or nobody's)."""
+    settled: set[str] = field(default_factory=set)
+    """Claimed keys the ledger holds as done with (loaded, skipped)."""
 
     @property
     def waiting(self) -> dict[str, datetime]:
@@ -63,47 +61,34 @@ class Pending:
     @property
     def attention(self) -> list[tuple[SourceFile, str, str]]:
         """The files an operator must decide about: why, and the command that resolves it."""
-        found = [
+        return [
             (file, changed_reason(file, etag), f"loadstar replay {shlex.quote(file.key)}")
             for file, etag in self.changed
         ]
-        return found + [
-            (file, OUT_OF_ORDER, f"loadstar replay --force {shlex.quote(file.key)}")
-            for file in self.out_of_order
-        ]
 
 
-def pending_files(
-    kind: TableKind, rule: KeyRule, listing: Iterable[ObjectTypeDef], known: Known
-) -> Pending:
+def pending_files(rule: KeyRule, listing: Iterable[ObjectTypeDef], known: Known) -> Pending:
+    """Sort a listing into what to load, what changed, and what is not the table's."""
     result = Pending()
     for listed in listing:
-        result.listed.add(listed["Key"])
-        seen = known.files.get(listed["Key"])
+        key = listed["Key"]
+        result.listed.add(key)
+        seen = known.files.get(key)
         if seen is not None:
             etag, status = seen
             if status == Status.LOADED:
+                result.settled.add(key)
                 if etag != normalise_etag(listed["ETag"]) and (file := source_file(rule, listed)):
                     result.changed.append((file, etag))
                 continue
             if status in _SETTLED:
+                result.settled.add(key)
                 continue
         file = source_file(rule, listed)
         if file is None:
-            result.not_claimed.append(listed["Key"])
+            result.not_claimed.append(key)
             continue
-        # Only a stamped file can be older than another: one ordered by its
-        # LastModified is loaded when it is found.
-        if (
-            kind == "dimension"
-            and file.stamped
-            and known.applied is not None
-            and file.order < known.applied
-        ):
-            result.out_of_order.append(file)
-        else:
-            result.to_load.append(file)
+        result.to_load.append(file)
     result.to_load.sort(key=lambda f: f.order)
-    result.out_of_order.sort(key=lambda f: f.order)
     result.changed.sort(key=lambda c: c[0].order)
     return result

@@ -44,6 +44,8 @@ def file_outcome(outcome: FileOutcome) -> None:
         fields["foreign_keys"] = outcome.foreign_keys
         if outcome.seconds > 0:
             fields["rows_per_second"] = round(outcome.rows_in / outcome.seconds)
+        if outcome.lag_seconds is not None:
+            fields["ingest_lag_ms"] = round(outcome.lag_seconds * 1000)
         logs.event("file_loaded", **fields)
     elif outcome.status == "failed":
         fields["reason"] = outcome.reason
@@ -142,15 +144,25 @@ def emf_documents(
 ) -> list[dict[str, Any]]:
     """The run's document, then one per table the run listed."""
     now = now or datetime.now(UTC)
+    service_only = {SERVICE_DIMENSION: service}
+    run: dict[str, float | list[float]] = dict(run_metrics(summary, now))
+    # Every file's own lag, so that CloudWatch's percentiles are the files';
+    # EMF takes at most 100 values of a metric per document.
+    lags = [round(lag, 3) for t in summary.tables.values() for lag in t.lags]
+    step = metrics.MAX_VALUES
+    chunks = [lags[i : i + step] for i in range(0, len(lags), step)]
+    if chunks:
+        run["IngestLagSeconds"] = chunks[0]
     documents = [
         metrics.document(
-            namespace,
-            {SERVICE_DIMENSION: service},
-            run_metrics(summary, now),
-            now,
-            run_id=summary.run_id,
-            status=summary.status,
-        )
+            namespace, service_only, run, now, run_id=summary.run_id, status=summary.status
+        ),
+        *(
+            metrics.document(
+                namespace, service_only, {"IngestLagSeconds": c}, now, run_id=summary.run_id
+            )
+            for c in chunks[1:]
+        ),
     ]
     for name, table in summary.tables.items():
         values = table_metrics(table, now)

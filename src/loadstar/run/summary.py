@@ -10,7 +10,7 @@ from typing import Any, Literal
 from loadstar.errors import LoadstarError, StopRun, TableBusyError
 from loadstar.source.discovery import SourceFile
 
-RunStatus = Literal["loaded", "partial", "failed", "skipped"]
+RunStatus = Literal["loaded", "partial", "failed"]
 
 
 def new_run_id() -> str:
@@ -50,6 +50,8 @@ class FileOutcome:
     """Failed for a reason that may pass (a lost connection, a deadlock): worth another try."""
     refreshed: SourceFile | None = None
     """The file as the bucket holds it now, when it changed while being read."""
+    lag_seconds: float | None = None
+    """From the file landing in the bucket (its LastModified) to its rows committed."""
 
 
 @dataclass
@@ -67,8 +69,15 @@ class TableSummary:
     """Why the table stopped (its type, message, hint and cause), when it did."""
     busy: str | None = None
     """Why the table waits for the next run (another session's lock), when it does."""
+    lags: list[float] = field(default_factory=list)
+    """Each loaded file's ingest lag: landing to committed, in seconds."""
     claimed: int = 0
     """How many keys of its listing are the table's files, loaded or not."""
+    reads_files: bool = False
+    """Whether the table's rule has ever found a file: claimed keys now, files loaded
+    before, or a watermark to list from (a listing of only what is new claims none)."""
+    settled: set[str] = field(default_factory=set)
+    """Keys this run is done with: loaded, already loaded, skipped or gone."""
     unclaimed: list[dict[str, str]] = field(default_factory=list)
     """Keys under its listing that look like data and no table claims (a few), and why."""
     newest_loaded: datetime | None = None
@@ -81,8 +90,10 @@ class TableSummary:
         self.newest_loaded, self.waiting = newest_loaded, dict(to_load)
 
     def add(self, outcome: FileOutcome) -> None:
-        if outcome.status != "failed" and self.waiting is not None:
-            self.waiting.pop(outcome.key, None)
+        if outcome.status != "failed":
+            self.settled.add(outcome.key)
+            if self.waiting is not None:
+                self.waiting.pop(outcome.key, None)
         if (
             outcome.status in ("loaded", "already_loaded")
             and outcome.instant is not None
@@ -90,6 +101,8 @@ class TableSummary:
         ):
             self.newest_loaded = outcome.instant
         if outcome.status == "loaded":
+            if outcome.lag_seconds is not None:
+                self.lags.append(outcome.lag_seconds)
             self.files_loaded += 1
             self.rows_in += outcome.rows_in
             self.rows_written += outcome.rows_written
@@ -101,6 +114,7 @@ class TableSummary:
 
     def skip(self, key: str, reason: str) -> None:
         self.skipped.append({"key": key, "reason": reason})
+        self.settled.add(key)
 
     def stop(self, exc: BaseException) -> None:
         """The table cannot load now: say why; its files wait, none blamed."""
@@ -115,7 +129,6 @@ class RunSummary:
     run_id: str
     bucket: str
     tables: dict[str, TableSummary] = field(default_factory=dict)
-    skipped_reason: str | None = None
     stopped_early: bool = False
     stopped_reason: str | None = None
     error: dict[str, Any] | None = None
@@ -124,8 +137,15 @@ class RunSummary:
     """The exception behind ``error``, for a caller that raises it on."""
     unclaimed: dict[str, Any] | None = None
     """When no table claimed a key: what the bucket holds instead (count, examples)."""
+    unowned: list[str] = field(default_factory=list)
+    """Files events named that no table claims: nothing to load, and said so."""
+
     not_reached: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def settled(self, key: str) -> bool:
+        """Whether this run is done with ``key``: loaded, skipped, gone or nobody's."""
+        return key in self.unowned or any(key in t.settled for t in self.tables.values())
 
     def table(self, name: str) -> TableSummary:
         return self.tables.setdefault(name, TableSummary())
@@ -144,8 +164,6 @@ class RunSummary:
 
     @property
     def status(self) -> RunStatus:
-        if self.skipped_reason:
-            return "skipped"
         if self.failed:
             return "failed"
         if self.stopped_early or self.busy:
@@ -195,8 +213,8 @@ class RunSummary:
             result["error"] = dict(self.error)
         if self.unclaimed:
             result["unclaimed"] = dict(self.unclaimed)
-        if self.skipped_reason:
-            result["reason"] = self.skipped_reason
+        if self.unowned:
+            result["unowned"] = list(self.unowned)
         if self.stopped_early:
             result["stopped_early"] = (
                 self.stopped_reason or "time budget: the rest is pending for the next run"

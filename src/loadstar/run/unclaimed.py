@@ -2,10 +2,10 @@
 
 Within a table's listing, a key that looks like data (Parquet, or a name with
 no extension) but that no table claims gets one warning per run, with why.
-A run that claims no key at all in a bucket that is not empty looks at the
-bucket's first page and names what it found: a bucket of Parquet files that
-no table reads fails the run, since a configuration that reads nothing must
-never report success.
+A run in which no table has ever claimed a key, in a bucket that is not
+empty, looks at the bucket's first page and names what it found: a bucket of
+Parquet files that no table reads fails the run, since a configuration that
+reads nothing must never report success.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ FIRST_PAGE = 1000
 def note_table(spec: TableSpec, prepared: PreparedTable, out: TableSummary) -> None:
     """The table's claimed count, and one warning for the keys under it nobody claims."""
     out.claimed = prepared.claimed
+    out.reads_files = bool(
+        prepared.claimed or prepared.newest_loaded is not None or not prepared.listing.full
+    )
     if not prepared.unclaimed:
         return
     shown = [{"key": key, "why": why} for key, why in prepared.unclaimed[:SHOWN_PER_TABLE]]
@@ -52,7 +55,7 @@ def check_bucket(
     s3: S3Client, bucket: str, specs: Sequence[TableSpec], summary: RunSummary
 ) -> None:
     """When no table claimed a key, say what the bucket holds instead; fail on Parquet."""
-    if summary.stopped_early or any(t.claimed for t in summary.tables.values()):
+    if summary.stopped_early or any(t.reads_files for t in summary.tables.values()):
         return
     try:
         page = s3.list_objects_v2(Bucket=bucket, MaxKeys=FIRST_PAGE).get("Contents", [])

@@ -22,8 +22,12 @@ UNITS: dict[str, str] = {
     "OldestPendingAgeSeconds": "Seconds",
     "NewestLoadedAgeSeconds": "Seconds",
     "DurationMs": "Milliseconds",
+    "IngestLagSeconds": "Seconds",
 }
 """Every metric loadstar emits, and its unit."""
+
+MAX_VALUES = 100
+"""The most values one EMF document may carry for one metric."""
 
 SERVICE_DIMENSION = "Service"
 TABLE_DIMENSION = "Table"
@@ -32,11 +36,12 @@ TABLE_DIMENSION = "Table"
 def document(
     namespace: str,
     dimensions: Mapping[str, str],
-    values: Mapping[str, float],
+    values: Mapping[str, float | list[float]],
     now: datetime,
     **properties: str,
 ) -> dict[str, Any]:
-    """One EMF document: the metrics ``values`` under ``dimensions``, at ``now``."""
+    """One EMF document: the metrics ``values`` (a value or a list of them) under
+    ``dimensions``, at ``now``."""
     return {
         "_aws": {
             "Timestamp": int(now.timestamp() * 1000),

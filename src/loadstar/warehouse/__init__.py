@@ -14,6 +14,16 @@ from loadstar.warehouse.errors import STATEMENT_TIMEOUT
 from loadstar.warehouse.history import Entry, Totals
 from loadstar.warehouse.ledger import Known, Status
 from loadstar.warehouse.session import Warehouse
+from loadstar.warehouse.state import TableState
 from loadstar.warehouse.write import WriteResult
 
-__all__ = ["STATEMENT_TIMEOUT", "Entry", "Known", "Status", "Totals", "Warehouse", "WriteResult"]
+__all__ = [
+    "STATEMENT_TIMEOUT",
+    "Entry",
+    "Known",
+    "Status",
+    "TableState",
+    "Totals",
+    "Warehouse",
+    "WriteResult",
+]

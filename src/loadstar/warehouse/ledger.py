@@ -1,4 +1,4 @@
-"""The load ledger and the run lock, both in the warehouse itself.
+"""The load ledger: one row per file, committed with the file's rows.
 
 The ledger row that says a file is loaded commits in the same transaction as
 the file's rows, so the two can never disagree: a crash before commit leaves
@@ -8,7 +8,7 @@ neither, a crash after leaves both. The ledger, not any S3 tag, is the truth.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,15 +16,17 @@ from enum import StrEnum
 import psycopg
 from psycopg import sql
 
-from loadstar.errors import ConfigError
+from loadstar.errors import ConfigError, LedgerError
 from loadstar.source.discovery import SourceFile
 from loadstar.telemetry import logs
 from loadstar.warehouse.connection import Connection
 
 LEDGER_TABLE = "load_ledger"
-# The advisory lock's first key says "loadstar"; the second is the ledger
-# schema's hash, so separate ledgers in one database do not block each other.
-_LOCK_CLASS = 0x4C53
+VERSIONS_TABLE = "key_versions"
+STATE_TABLE = "table_state"
+# The advisory locks' first key says "loadstar"; the second names what is
+# locked: the ledger schema (while its tables are created) or one table.
+LOCK_CLASS = 0x4C53
 
 
 class Status(StrEnum):
@@ -33,17 +35,25 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     """An operator decided the file must not load."""
     OUT_OF_ORDER = "out_of_order"
-    """A dimension file older than one already applied; reported, never applied."""
+    """Written by loadstar before dimensions converged per key; kept for older ledgers."""
 
 
 @dataclass(frozen=True)
 class Known:
-    """What the ledger holds of one table's files in a bucket."""
+    """What the ledger holds of some of one table's files in a bucket."""
 
     files: Mapping[str, tuple[str, str]]
     """Each key's (ETag, status)."""
-    applied: tuple[datetime, str] | None
-    """(instant, key) of the newest file loaded, if any."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A file the ledger holds as failed: enough to try it again without listing it."""
+
+    key: str
+    etag: str
+    size: int
+    instant: datetime
 
 
 def ledger_table(schema: str) -> sql.Identifier:
@@ -60,27 +70,55 @@ def exists(conn: Connection, schema: str) -> bool:
 
 
 def ensure_ledger(conn: Connection, schema: str) -> None:
-    """Create the ledger's schema and table when they are missing (idempotent).
+    """Create the ledger's schema and tables when they are missing (idempotent).
 
-    A ledger made by an older loadstar gains the columns added since when the
-    role may alter it; runs do not need them, so a least-privilege role that
-    may not goes on, and `loadstar init-db`, run by the owner, adds them.
+    Invocations that start together serialise here, so that two of them
+    never race to create the same table. A ledger made by an older loadstar
+    gains what was added since when the role may alter it; a least-privilege
+    role that may not is told to have `loadstar init-db` run by the owner.
     """
-    if exists(conn, schema):
-        if not has_replay_columns(conn, schema):
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(_ADD_REPLAY_COLUMNS.format(table=ledger_table(schema)))
-            except psycopg.errors.InsufficientPrivilege:
-                logs.event(
-                    "ledger_outdated",
-                    logging.WARNING,
-                    advice="run `loadstar init-db` as the ledger's owner to add its replay columns",
-                )
+    if (
+        exists(conn, schema)
+        and _has_column(conn, schema, "replays")
+        and has_versions(conn, schema)
+    ):
         return
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        cur.execute(ledger_ddl(schema))
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, schema))
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            cur.execute(ledger_ddl(schema))
+            cur.execute(_ADD_REPLAY_COLUMNS.format(table=ledger_table(schema)))
+    except psycopg.errors.InsufficientPrivilege:
+        if not exists(conn, schema):
+            raise
+        if not has_versions(conn, schema):
+            # Without them a dimension could take an older file's values.
+            raise LedgerError(
+                f"the ledger in schema {schema!r} predates per-key versions and listing "
+                f"watermarks ({VERSIONS_TABLE}, {STATE_TABLE}), and this role may not add them",
+                hint="run `loadstar init-db` as the ledger's owner, then grant the loader role "
+                "the privileges README 'Security' lists",
+                sqlstate="42501",
+            ) from None
+        logs.event(
+            "ledger_outdated",
+            logging.WARNING,
+            advice="run `loadstar init-db` as the ledger's owner to add what this loadstar needs",
+        )
+
+
+def has_versions(conn: Connection, schema: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT to_regclass(%s), to_regclass(%s)",
+            (
+                sql.Identifier(schema, VERSIONS_TABLE).as_string(conn),
+                sql.Identifier(schema, STATE_TABLE).as_string(conn),
+            ),
+        )
+        row = cur.fetchone()
+    return row is not None and None not in row
 
 
 _ADD_REPLAY_COLUMNS = sql.SQL("""
@@ -138,64 +176,86 @@ def ledger_ddl(schema: str) -> sql.Composed:
             replayed_at   timestamptz,
             PRIMARY KEY (bucket, key)
         );
-        CREATE INDEX IF NOT EXISTS {index} ON {table} (bucket, table_name, file_instant)
-    """).format(table=ledger_table(schema), index=sql.Identifier(f"{LEDGER_TABLE}_table_idx"))
+        CREATE INDEX IF NOT EXISTS {index} ON {table} (bucket, table_name, file_instant);
 
+        -- For each dimension row, the file that last set it: a row takes a
+        -- file's values only when that file is not older, whatever the order
+        -- files arrive in. Written in the same transaction as the row.
+        CREATE TABLE IF NOT EXISTS {versions} (
+            table_name    text        NOT NULL,
+            row_key       text        NOT NULL,
+            file_instant  timestamptz NOT NULL,
+            file_key      text        NOT NULL,
+            PRIMARY KEY (table_name, row_key)
+        );
 
-def try_lock(conn: Connection, schema: str) -> bool:
-    """Take the run lock for this ledger without waiting; held until the connection closes."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
-        row = cur.fetchone()
-    return bool(row and row[0])
+        -- Per table and bucket: where the last listing ended and when the
+        -- last full one ran, so a run lists only what is new.
+        CREATE TABLE IF NOT EXISTS {state} (
+            bucket            text        NOT NULL,
+            table_name        text        NOT NULL,
+            watermark         text,
+            time_ordered      boolean     NOT NULL DEFAULT false,
+            last_full_listing timestamptz,
+            PRIMARY KEY (bucket, table_name)
+        )
+    """).format(
+        table=ledger_table(schema),
+        index=sql.Identifier(f"{LEDGER_TABLE}_table_idx"),
+        versions=sql.Identifier(schema, VERSIONS_TABLE),
+        state=sql.Identifier(schema, STATE_TABLE),
+    )
 
 
 def known_files(
-    conn: Connection,
-    schema: str,
-    bucket: str,
-    table: str,
-    stamped: Callable[[str], bool] | None = None,
+    conn: Connection, schema: str, bucket: str, table: str, keys: Sequence[str]
 ) -> Known:
-    """What the ledger knows of the table's files in the bucket.
-
-    ``applied`` is the newest loaded file whose key carries its instant (as
-    ``stamped`` tells): a file ordered by its LastModified says nothing of
-    where stamped files stand, so it never makes them out of order.
-    """
-    where = sql.SQL("FROM {} WHERE bucket = %s AND table_name = %s").format(ledger_table(schema))
+    """What the ledger knows of these keys of the table: one lookup, as many rows as keys."""
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT key, etag, status ") + where, (bucket, table))
+        cur.execute(
+            sql.SQL("""
+                SELECT key, etag, status FROM {}
+                WHERE bucket = %s AND table_name = %s AND key = ANY(%s)
+            """).format(ledger_table(schema)),
+            (bucket, table, list(keys)),
+        )
         files = {key: (etag, status) for key, etag, status in cur.fetchall()}
-    return Known(files=files, applied=newest_loaded(conn, schema, bucket, table, stamped))
+    return Known(files=files)
+
+
+def failed_files(conn: Connection, schema: str, bucket: str, table: str) -> list[Recorded]:
+    """The table's files whose last attempt failed, to be tried again, oldest first.
+
+    Ledgers from before convergent upserts also hold ``out_of_order`` files:
+    they load now like any other.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("""
+                SELECT key, etag, size_bytes, file_instant FROM {}
+                WHERE bucket = %s AND table_name = %s AND status IN ('failed', 'out_of_order')
+                ORDER BY file_instant, key
+            """).format(ledger_table(schema)),
+            (bucket, table),
+        )
+        return [Recorded(*row) for row in cur.fetchall()]
 
 
 def newest_loaded(
-    conn: Connection,
-    schema: str,
-    bucket: str,
-    table: str,
-    stamped: Callable[[str], bool] | None = None,
+    conn: Connection, schema: str, bucket: str, table: str
 ) -> tuple[datetime, str] | None:
-    """(instant, key) of the table's newest loaded file (of those ``stamped``), if any."""
+    """(instant, key) of the table's newest loaded file, if any."""
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("""
                 SELECT file_instant, key FROM {}
                 WHERE bucket = %s AND table_name = %s AND status = 'loaded'
-                ORDER BY file_instant DESC, key DESC
+                ORDER BY file_instant DESC, key DESC LIMIT 1
             """).format(ledger_table(schema)),
             (bucket, table),
         )
-        # Almost always the first row; a few unstamped keys at most before it.
-        while rows := cur.fetchmany(_NEWEST_BATCH):
-            for instant, key in rows:
-                if stamped is None or stamped(key):
-                    return instant, key
-    return None
-
-
-_NEWEST_BATCH = 16
+        newest = cur.fetchone()
+    return (newest[0], newest[1]) if newest else None
 
 
 def claim(

@@ -15,9 +15,9 @@ one stops and leaves the rest to that one.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 
 import psycopg
 import pyarrow as pa
@@ -28,19 +28,20 @@ from loadstar.errors import LockLostError
 from loadstar.shape.mapping import LoadPlan
 from loadstar.shape.table import TableInfo
 from loadstar.source.discovery import SourceFile
-from loadstar.warehouse import history, ledger
+from loadstar.warehouse import history, ledger, locks, state
 from loadstar.warehouse.catalog import describe_table
 from loadstar.warehouse.connection import Connection, open_connection
 from loadstar.warehouse.errors import classify, classify_ledger
 from loadstar.warehouse.history import Entry, Totals
-from loadstar.warehouse.ledger import Known, Status
+from loadstar.warehouse.ledger import Known, Recorded, Status
 from loadstar.warehouse.schema import init_warehouse
+from loadstar.warehouse.state import TableState
+from loadstar.warehouse.versions import FileVersion
 from loadstar.warehouse.write import WriteResult, write_rows
 
-_NOTHING_KNOWN = Known(files={}, applied=None)
+_NOTHING_KNOWN = Known(files={})
 
 LOCK_RECOVERY_SECONDS = 5.0
-_LOCK_POLL_SECONDS = 0.1
 
 
 class Warehouse:
@@ -56,6 +57,7 @@ class Warehouse:
         self.read_only = read_only
         self._conn: Connection | None = None
         self._rehearsing = False
+        self._locked: set[str] = set()
 
     # -- the connection and the lock ----------------------------------------------------------
 
@@ -80,20 +82,25 @@ class Warehouse:
                 # apply; the server-side default covers every statement.
                 self._conn.execute("SET default_transaction_read_only = on")
 
-    def open(self, *, wait_seconds: float = 0.0) -> bool:
-        """Connect, take the run lock and create the ledger if needed; False if the lock is held.
-
-        With ``wait_seconds``, a lock still held is tried again for that long.
-        """
+    def open(self) -> None:
+        """Connect and create the ledger if it is missing."""
         self.connect()
-        deadline = time.monotonic() + wait_seconds
         with self._ledger_errors():
-            while not ledger.try_lock(self.conn, self.schema):
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(_LOCK_POLL_SECONDS)
             ledger.ensure_ledger(self.conn, self.schema)
-        return True
+
+    def lock_table(self, table: str, wait_seconds: float = 0.0) -> bool:
+        """Take the table's load lock, waiting up to ``wait_seconds``; False if it stays busy."""
+        with self._ledger_errors():
+            taken = locks.lock_table(self.conn, self.schema, table, wait_seconds)
+        if taken:
+            self._locked.add(table)
+        return taken
+
+    def unlock_table(self, table: str) -> None:
+        if table in self._locked and self.healthy:
+            with self._ledger_errors():
+                locks.unlock_table(self.conn, self.schema, table)
+        self._locked.discard(table)
 
     def limit_time(self, *, lock_seconds: float, statement_seconds: float | None = None) -> None:
         """How long any statement may wait for a lock, and (with a deadline) run at all.
@@ -115,19 +122,25 @@ class Warehouse:
                     )
 
     def ensure(self) -> None:
-        """A working connection holding the lock, or `LockLostError`.
+        """A working connection holding the table locks it held, or `LockLostError`.
 
         The lost connection's server process may not have noticed its loss
-        yet and still hold the lock for a moment; a few seconds tell that
-        from another run having taken it.
+        yet and still hold a lock for a moment; a few seconds tell that from
+        another load having taken it.
         """
         if self.healthy:
             return
+        held = set(self._locked)
         self.close()
-        if not self.open(wait_seconds=LOCK_RECOVERY_SECONDS):
-            raise LockLostError("the warehouse connection was lost and another run took over")
+        self.connect()
+        for table in sorted(held):
+            if not self.lock_table(table, wait_seconds=LOCK_RECOVERY_SECONDS):
+                raise LockLostError(
+                    f"the warehouse connection was lost and another load took {table} over"
+                )
 
     def close(self) -> None:
+        self._locked.clear()  # the locks live and die with the connection
         if self._conn is not None:
             with suppress(psycopg.Error):
                 self._conn.close()
@@ -167,7 +180,8 @@ class Warehouse:
                     claimed = ledger.claim(conn, self.schema, bucket, plan.spec.name, file, run_id)
                 if not claimed:
                     return None
-                result = write_rows(conn, plan, batches)
+                version = FileVersion(self.schema, plan.spec.name, file.instant, file.key)
+                result = write_rows(conn, plan, batches, version)
                 if not replay:
                     # A replay keeps what the first load recorded; it only counts itself.
                     ledger.mark_loaded(
@@ -243,17 +257,46 @@ class Warehouse:
         with self._ledger_errors():
             ledger.require_replay_columns(self.conn, self.schema)
 
-    def known_files(
-        self, bucket: str, table: str, stamped: Callable[[str], bool] | None = None
-    ) -> Known:
-        """What the ledger knows of the table's files (nothing, if there is no ledger yet)."""
+    def known_files(self, bucket: str, table: str, keys: Sequence[str]) -> Known:
+        """What the ledger knows of these keys (nothing, if there is no ledger yet)."""
         with self._ledger_errors():
             if self.read_only and not ledger.exists(self.conn, self.schema):
                 return _NOTHING_KNOWN
-            return ledger.known_files(self.conn, self.schema, bucket, table, stamped)
+            return ledger.known_files(self.conn, self.schema, bucket, table, keys)
 
-    def newest_loaded(self, bucket: str, table: str) -> tuple[object, str] | None:
+    def failed_files(self, bucket: str, table: str) -> list[Recorded]:
+        """The table's files whose last attempt failed (none, if there is no ledger yet)."""
         with self._ledger_errors():
+            if self.read_only and not ledger.exists(self.conn, self.schema):
+                return []
+            return ledger.failed_files(self.conn, self.schema, bucket, table)
+
+    def listing_state(self, bucket: str, table: str) -> TableState:
+        """Where the table's last listing ended (nothing known, if there is no ledger yet)."""
+        with self._ledger_errors():
+            if self.read_only and not ledger.has_versions(self.conn, self.schema):
+                return TableState()  # no ledger yet, or one an older loadstar made
+            return state.read(self.conn, self.schema, bucket, table)
+
+    def listed(
+        self, bucket: str, table: str, *, watermark: str | None, time_ordered: bool, full: bool
+    ) -> None:
+        """Record where a listing left the table."""
+        with self._ledger_errors():
+            state.listed(
+                self.conn,
+                self.schema,
+                bucket,
+                table,
+                watermark=watermark,
+                time_ordered=time_ordered,
+                full=full,
+            )
+
+    def newest_loaded(self, bucket: str, table: str) -> tuple[datetime, str] | None:
+        with self._ledger_errors():
+            if self.read_only and not ledger.exists(self.conn, self.schema):
+                return None
             return ledger.newest_loaded(self.conn, self.schema, bucket, table)
 
     def record(

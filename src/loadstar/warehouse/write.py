@@ -25,6 +25,7 @@ from loadstar.warehouse.connection import Connection
 from loadstar.warehouse.copy import CopyFormat, copy_batches
 from loadstar.warehouse.errors import STAGE_NAME, classify
 from loadstar.warehouse.foreign_keys import KeyValues, check_foreign_keys, set_based_checks_apply
+from loadstar.warehouse.versions import FileVersion, overriding, upsert
 
 STAGE = sql.Identifier(STAGE_NAME)
 
@@ -44,8 +45,17 @@ class WriteResult:
     """How foreign keys were checked: per file (set-based), per row (triggers), or none."""
 
 
-def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
-    """Write the batches into the plan's table in the current transaction."""
+def write_rows(
+    conn: Connection,
+    plan: LoadPlan,
+    batches: Iterable[pa.RecordBatch],
+    version: FileVersion | None = None,
+) -> WriteResult:
+    """Write the batches into the plan's table in the current transaction.
+
+    ``version`` says which file the rows come from: a dimension's rows then
+    converge per key to the newest file (`loadstar.warehouse.versions`).
+    """
     try:
         key_values = KeyValues(plan) if set_based_checks_apply(conn, plan) else None
         checks: ForeignKeyChecks = (
@@ -63,14 +73,19 @@ def write_rows(conn: Connection, plan: LoadPlan, batches: Iterable[pa.RecordBatc
             rows_in, encoding = copy_batches(cur, STAGE, plan.target_columns, batches)
             if rows_in == 0:
                 return WriteResult(0, 0, encoding, checks)
-            move = _upsert if plan.spec.kind == "dimension" else _append
+
+            def move() -> int:
+                if plan.spec.kind == "dimension":
+                    return _upsert(conn, cur, plan, version)
+                return _append(conn, cur, plan)
+
             if key_values is None:
-                return WriteResult(rows_in, move(conn, cur, plan), encoding, checks)
+                return WriteResult(rows_in, move(), encoding, checks)
             check_foreign_keys(cur, plan, key_values)
             # The keys are checked and their rows locked; the per-row checks
             # would only repeat that, one query per row and key.
             cur.execute("SET LOCAL session_replication_role = replica")
-            written = move(conn, cur, plan)
+            written = move()
             cur.execute("SET LOCAL session_replication_role = origin")
             return WriteResult(rows_in, written, encoding, checks)
     except psycopg.Error as exc:
@@ -89,43 +104,13 @@ def _create_stage(cur: Cursor, plan: LoadPlan) -> None:
     )
 
 
-def _upsert(conn: Connection, cur: Cursor, plan: LoadPlan) -> int:
+def _upsert(conn: Connection, cur: Cursor, plan: LoadPlan, version: FileVersion | None) -> int:
     """Insert new keys, update changed rows; unchanged rows are not written."""
-    columns = plan.target_names
-    key = plan.table.primary_key
-    # An identity column is set once, when its row is inserted; never updated.
-    fixed = {c.name for c in plan.target_columns if c.always_generated}
-    others = [c for c in columns if c not in key and c not in fixed]
-    action: sql.Composable
-    if others:
-        action = sql.SQL(
-            "DO UPDATE SET {assign} WHERE ROW({current}) IS DISTINCT FROM ROW({incoming})"
-        ).format(
-            assign=sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in others
-            ),
-            current=sql.SQL(", ").join(sql.Identifier("t", c) for c in others),
-            incoming=sql.SQL(", ").join(sql.Identifier("excluded", c) for c in others),
-        )
-    else:
-        action = sql.SQL("DO NOTHING")
-    upsert = sql.SQL(
-        "INSERT INTO {table} AS t ({columns}) {overriding} SELECT {columns} FROM {stage} "
-        "ON CONFLICT ({key}) {action}"
-    ).format(
-        table=table_identifier(plan.table),
-        columns=_idents(columns),
-        overriding=_overriding(plan),
-        stage=STAGE,
-        key=_idents(key),
-        action=action,
-    )
     try:
         with conn.transaction():
-            cur.execute(upsert)
+            return upsert(cur, plan, STAGE, version)
     except psycopg.errors.CardinalityViolation:
         raise _duplicate_key_error(cur, plan) from None
-    return max(cur.rowcount, 0)
 
 
 def _duplicate_key_error(cur: Cursor, plan: LoadPlan) -> BadFileError:
@@ -191,7 +176,7 @@ def _run_append(cur: Cursor, plan: LoadPlan, statement: sql.SQL) -> int:
         statement.format(
             table=table_identifier(plan.table),
             columns=_idents(columns),
-            overriding=_overriding(plan),
+            overriding=overriding(plan),
             stage=STAGE,
             vk=_idents(version_key),
             matches=sql.SQL(" AND ").join(
@@ -204,13 +189,6 @@ def _run_append(cur: Cursor, plan: LoadPlan, statement: sql.SQL) -> int:
         cur.execute("RESET enable_hashjoin")
         cur.execute("RESET enable_mergejoin")
     return written
-
-
-def _overriding(plan: LoadPlan) -> sql.Composable:
-    """A file's value for an identity ``GENERATED ALWAYS`` column is its natural key: keep it."""
-    if any(c.always_generated for c in plan.target_columns):
-        return sql.SQL("OVERRIDING SYSTEM VALUE")
-    return sql.SQL("")
 
 
 def _idents(names: Iterable[str]) -> sql.Composed:

@@ -14,7 +14,8 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO loadstar_loader;
 
 -- Its own ledger.
 GRANT USAGE ON SCHEMA loadstar TO loadstar_loader;
-GRANT SELECT, INSERT, UPDATE ON loadstar.load_ledger TO loadstar_loader;
+GRANT SELECT, INSERT, UPDATE ON loadstar.load_ledger, loadstar.key_versions,
+    loadstar.table_state TO loadstar_loader;
 
 -- Optional, PostgreSQL 15+: lets loadstar check a file's foreign keys once
 -- per key instead of once per row (about 7x faster into the star schema).
