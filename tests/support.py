@@ -195,3 +195,12 @@ def assert_exact(conn: Conn, files: list[SampleFile]) -> None:
     assert {k for k, r in rows.items() if r["status"] == "loaded"} == {f.key for f in files}
     written = sum(r["rows_written"] for r in rows.values() if r["table_name"] == "fact_sales_order")
     assert written == len(facts)
+
+
+def hold_table_lock(conn: Conn, table: str, schema: str = "loadstar") -> None:
+    """Take ``table``'s load lock on ``conn``, as another load would, until it closes."""
+    from loadstar.warehouse.ledger import LOCK_CLASS
+
+    conn.execute(
+        "SELECT pg_advisory_lock(%s, hashtext(%s || '.' || %s))", (LOCK_CLASS, schema, table)
+    )

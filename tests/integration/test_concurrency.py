@@ -1,4 +1,4 @@
-"""Overlapping invocations: one run at a time, every row exactly once."""
+"""Overlapping invocations: one load of a table at a time, every row exactly once."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from mypy_boto3_s3 import S3Client
 
 from loadstar import lambda_handler
 from loadstar.dev.sample import terrific_totes
-from loadstar.run.pipeline import SKIPPED_LOCKED
-from support import Conn, expected_facts, ledger, put_files, warehouse_facts
+from support import (
+    Conn,
+    count,
+    expected_facts,
+    hold_table_lock,
+    ledger,
+    put_files,
+    warehouse_facts,
+)
 
 pytestmark = pytest.mark.usefixtures("env")
 
@@ -41,26 +48,38 @@ def test_two_handlers_started_together_load_every_row_once(
     for w in workers:
         w.join(timeout=30)
 
-    assert {s["status"] for s in summaries} <= {"loaded", "skipped"}, summaries
-    for s in summaries:
-        if s["status"] == "skipped":
-            assert s["reason"] == SKIPPED_LOCKED
-            assert s["files_loaded"] == 0
+    # A table the other run was loading waits for it, or for the next run.
+    assert {s["status"] for s in summaries} <= {"loaded", "partial"}, summaries
     assert sum(s["files_loaded"] for s in summaries) == len(files)
     assert warehouse_facts(db) == expected_facts(files)
     assert {r["status"] for r in ledger(db).values()} == {"loaded"}
 
 
-def test_a_run_finding_the_lock_held_skips_and_says_so(
-    s3: S3Client, bucket: str, database: str, log_lines: Any
+def test_a_table_another_load_holds_waits_and_the_others_load(
+    s3: S3Client,
+    bucket: str,
+    database: str,
+    db: Conn,
+    log_lines: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    put_files(s3, bucket, terrific_totes(1, 5))
+    monkeypatch.setenv("LOADSTAR_TABLE_LOCK_WAIT_SECONDS", "0.5")
+    files = terrific_totes(1, 5)
+    put_files(s3, bucket, files)
     with psycopg.connect(database, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (0x4C53, "loadstar"))
+        hold_table_lock(holder, "fact_sales_order")
         summary = lambda_handler({}, None)
-    assert summary["status"] == "skipped"
-    assert summary["reason"] == "skipped: another load is in progress"
-    assert summary["files_loaded"] == 0
-    assert log_lines.events("run_finished")[-1]["status"] == "skipped"
+        assert summary["status"] == "partial"
+        fact = summary["tables"]["fact_sales_order"]
+        assert fact["busy"] == "table fact_sales_order is being loaded by another run"
+        assert fact["files_loaded"] == 0
+        assert count(db, "fact_sales_order") == 0
+        assert summary["files_loaded"] == len(files) - 1  # every dimension loaded
+        [busy] = log_lines.events("table_busy")
+        assert busy["table"] == "fact_sales_order"
+        assert log_lines.events("run_finished")[-1]["status"] == "partial"
     # the holder's connection is gone, and with it the lock
-    assert lambda_handler({}, None)["status"] == "loaded"
+    after = lambda_handler({}, None)
+    assert after["status"] == "loaded"
+    assert after["files_loaded"] == 1
+    assert warehouse_facts(db) == expected_facts(files)

@@ -34,7 +34,6 @@ from loadstar.dev.sample import (
     sales_order_table,
     terrific_totes,
 )
-from loadstar.run.pipeline import SKIPPED_LOCKED
 from loadstar.run.report import ALREADY_LOADED
 from loadstar.warehouse.ledger import ensure_ledger
 from support import Conn, assert_exact, count, ledger, put_files, put_table, staff
@@ -366,19 +365,26 @@ def test_an_object_overwritten_between_listing_and_reading_loads_its_new_bytes(
 # -- 4. overlapping invocations ---------------------------------------------------------------
 
 
-def test_a_late_run_skips_while_one_holds_the_lock_and_a_killed_holder_lets_go(
-    proxy: S3FaultProxy, files: list[SampleFile], env: dict[str, str], db: Conn
+def test_a_late_run_leaves_the_table_one_holds_and_a_killed_holder_lets_go(
+    proxy: S3FaultProxy,
+    files: list[SampleFile],
+    env: dict[str, str],
+    db: Conn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("LOADSTAR_TABLE_LOCK_WAIT_SECONDS", "0.2")
     held = proxy.add(Rule("GET", GET_FACT, "hold"))
     first = Loader(env)
     assert held.reached.wait(timeout=60)
     late = lambda_handler({}, None)  # the schedule fires again
     retry = lambda_handler({}, None)  # and Lambda retries
-    assert late["status"] == retry["status"] == "skipped"
-    assert late["reason"] == SKIPPED_LOCKED
+    for summary in (late, retry):
+        assert summary["status"] == "partial"
+        assert summary["tables"]["fact_sales_order"]["busy"]
+        assert summary["files_loaded"] == 0  # the first run loaded every dimension
     first.kill()
     held.release.set()
-    wait_for(lambda: lambda_handler({}, None)["status"] != "skipped", timeout=30, every=0.2)
+    wait_for(lambda: lambda_handler({}, None)["status"] == "loaded", timeout=30, every=0.2)
     assert_exact(db, files)
 
 

@@ -91,7 +91,9 @@ def test_a_run_short_of_time_stops_cleanly_and_the_next_resumes(
 ) -> None:
     facts = fact_files(4, 20)
     put_files(s3, bucket, [*dimension_files(), *facts])
-    first = lambda_handler({}, ShrinkingContext(generous=8))  # 6 dimension files, 2 facts
+    # The budget is asked before each table's lock and each file: 6 dimension
+    # tables of one file each, then the fact table and 2 of its files.
+    first = lambda_handler({}, ShrinkingContext(generous=6 * 2 + 1 + 2))
     assert first["status"] == "partial"
     assert first["files_loaded"] == 8
     assert first["tables"]["fact_sales_order"]["pending"] == [f.key for f in facts[2:]]
@@ -145,11 +147,16 @@ def test_each_run_prints_its_metrics_in_embedded_metric_format(
         "FilesFailed",
         "FilesNeedingAttention",
         "FilesPending",
+        "IngestLagSeconds",
         "OldestPendingAgeSeconds",
         "NewestLoadedAgeSeconds",
         "DurationMs",
     }
-    assert all(isinstance(run[name], int | float) for name in names)
+    assert all(isinstance(run[name], int | float) for name in names - {"IngestLagSeconds"})
+    # one lag per loaded file, each from its upload to its commit
+    lags = run["IngestLagSeconds"]
+    assert len(lags) == len(files)
+    assert all(0 <= lag < 120 for lag in lags)
     assert run["FilesLoaded"] == len(files) == summary["files_loaded"]
     assert run["RowsLoaded"] == summary["rows_written"]
     assert run["FilesFailed"] == 0

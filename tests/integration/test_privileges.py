@@ -106,6 +106,35 @@ def test_a_ledger_from_an_older_loadstar_does_not_stop_the_role(
     assert len(json.loads(capsys.readouterr().out)) == 6
 
 
+@pytest.mark.parametrize("table", ["key_versions", "table_state"])
+def test_a_ledger_without_versions_or_watermarks_stops_the_role_with_what_to_do(
+    as_loader: str,
+    database: str,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    table: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("loadstar", table)))
+    put_files(s3, bucket, dimension_files())
+    assert main(["run"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "predates per-key versions and listing watermarks" in err
+    assert "run `loadstar init-db` as the ledger's owner" in err
+    assert ledger(db) == {}
+    # which the owner does, and grants the new tables
+    assert main(["init-db", "--database-url", database]) == EXIT_OK
+    db.execute(
+        sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(
+            sql.Identifier("loadstar", table), sql.Identifier(ROLE)
+        )
+    )
+    capsys.readouterr()
+    assert main(["run"]) == EXIT_OK
+    assert {row["status"] for row in ledger(db).values()} == {"loaded"}
+
+
 def test_a_statement_the_warehouse_refuses_is_a_clean_error(
     as_loader: str, s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -106,42 +106,48 @@ def test_unchanged_dimension_rows_cost_no_write(s3: S3Client, bucket: str, db: C
     assert rows[staff_key("2024-05-24 11:00:00")]["rows_in_file"] == 3
 
 
-def test_an_older_dimension_file_is_reported_not_applied(
-    s3: S3Client, bucket: str, db: Conn
+def test_an_older_dimension_file_found_late_adds_only_what_no_newer_file_set(
+    s3: S3Client, bucket: str, db: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_table(s3, bucket, staff_key("2024-05-24 12:00:00"), staff([1], department="Newer"))
     load_dim_tables(bucket)
     late = staff_key("2024-05-24 09:00:00")
-    put_table(s3, bucket, late, staff([1], department="Older"))
+    put_table(s3, bucket, late, staff([1, 2], department="Older"))
+    # Its key sorts below where the last listing ended: the next full listing finds it.
+    assert load_dim_tables(bucket)["files_loaded"] == 0
+    monkeypatch.setenv("LOADSTAR_FULL_LISTING_INTERVAL_SECONDS", "0")
     summary = load_dim_tables(bucket)
+    assert summary["tables"]["dim_staff"]["loaded"] == [late]
     assert department(db, 1) == "Newer"
-    skipped = summary["tables"]["dim_staff"]["skipped"]
-    assert [s["key"] for s in skipped] == [late]
-    assert "out of order" in skipped[0]["reason"]
-    assert ledger(db)[late]["status"] == "out_of_order"
+    assert department(db, 2) == "Older"
+    assert ledger(db)[late]["status"] == "loaded"
 
 
-def test_a_failed_dimension_file_holds_back_later_ones_until_skipped(
+def test_a_failed_dimension_file_holds_nothing_back_and_loads_under_newer_values_once_fixed(
     s3: S3Client, bucket: str, db: Conn
 ) -> None:
     good, bad, later = (staff_key(f"2024-05-24 1{h}:00:00") for h in (0, 1, 2))
     put_table(s3, bucket, good, staff([1], department="A"))
-    put_table(s3, bucket, bad, staff([1], department="B", first_name=pa.array([None], pa.string())))
+    put_table(
+        s3,
+        bucket,
+        bad,
+        staff([1, 2], department="B", first_name=pa.array([None, None], pa.string())),
+    )
     put_table(s3, bucket, later, staff([1], department="C"))
 
-    for _ in range(2):  # held back on every run while the bad file stays
+    for _ in range(2):  # retried, and failing, on every run while the bad file stays
         with pytest.raises(Exception, match="first_name"):
             load_dim_tables(bucket)
-        assert department(db, 1) == "A"
+        assert department(db, 1) == "C"
         assert ledger(db)[bad]["status"] == "failed"
-        assert later not in ledger(db)
+        assert ledger(db)[later]["status"] == "loaded"
 
-    from loadstar.cli import main
-
-    assert main(["skip", bad, "--bucket", bucket, "--reason", "first_name missing"]) == 0
+    put_table(s3, bucket, bad, staff([1, 2], department="B"))  # fixed in place
     summary = load_dim_tables(bucket)
-    assert summary["tables"]["dim_staff"]["loaded"] == [later]
-    assert department(db, 1) == "C"
+    assert summary["tables"]["dim_staff"]["loaded"] == [bad]
+    assert department(db, 1) == "C"  # the newer file's value stands
+    assert department(db, 2) == "B"  # the key only the fixed file has
 
 
 # -- 5. facts keep full history -------------------------------------------------------------

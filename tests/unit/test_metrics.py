@@ -54,7 +54,8 @@ def test_run_metrics_sum_the_tables_and_age_the_backlog() -> None:
 
 
 def test_a_run_that_listed_nothing_reports_no_backlog_or_freshness() -> None:
-    summary = RunSummary(run_id="r2", bucket="b", skipped_reason="locked")
+    summary = RunSummary(run_id="r2", bucket="b")
+    summary.table("fact_sales_order").busy = "being loaded by another run"
     values = run_metrics(summary, NOW)
     assert set(values) == {
         "FilesLoaded",
@@ -94,3 +95,40 @@ def test_emit_writes_one_json_document_per_line() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 3
     assert all(json.loads(line)["event"] == "metrics" for line in lines)
+
+
+def lagging(count: int) -> RunSummary:
+    summary = RunSummary(run_id="r4", bucket="b")
+    table = summary.table("fact_sales_order")
+    for n in range(count):
+        table.add(
+            FileOutcome(
+                table="fact_sales_order", key=f"k{n}", status="loaded", lag_seconds=n + 0.25
+            )
+        )
+    # a replay or a file found only in the ledger has no landing time: no lag
+    table.add(FileOutcome(table="fact_sales_order", key="old", status="loaded"))
+    return summary
+
+
+def test_every_loaded_file_reports_its_own_ingest_lag() -> None:
+    [run] = emf_documents(lagging(3), namespace="NS", service="svc", now=NOW)
+    assert run["IngestLagSeconds"] == [0.25, 1.25, 2.25]
+    names = [m["Name"] for m in run["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert "IngestLagSeconds" in names
+    assert UNITS["IngestLagSeconds"] == "Seconds"
+
+
+def test_more_lags_than_one_document_holds_go_out_in_several() -> None:
+    documents = emf_documents(lagging(250), namespace="NS", service="svc", now=NOW)
+    lags = [d["IngestLagSeconds"] for d in documents]
+    assert [len(values) for values in lags] == [100, 100, 50]
+    assert [v for values in lags for v in values] == [n + 0.25 for n in range(250)]
+    assert "FilesLoaded" in documents[0]
+    assert "FilesLoaded" not in documents[1]
+    assert {d["run_id"] for d in documents} == {"r4"}
+
+
+def test_a_run_that_loaded_nothing_reports_no_lag() -> None:
+    [run] = emf_documents(lagging(0), namespace="NS", service="svc", now=NOW)
+    assert "IngestLagSeconds" not in run

@@ -23,10 +23,7 @@ def listed(n: int, etag: str = "e") -> Any:
 
 
 def known(*rows: tuple[int, str], etag: str = "e") -> Known:
-    files = {key(n): (etag, status) for n, status in rows}
-    loaded = [n for n, status in rows if status == "loaded"]
-    applied = (T0 + timedelta(hours=max(loaded)), key(max(loaded))) if loaded else None
-    return Known(files, applied)
+    return Known({key(n): (etag, status) for n, status in rows})
 
 
 def keys(*ns: int) -> list[str]:
@@ -34,7 +31,7 @@ def keys(*ns: int) -> list[str]:
 
 
 def test_everything_new_is_pending_oldest_first() -> None:
-    todo = pending_files("fact", RULE, [listed(3), listed(1), listed(2)], known())
+    todo = pending_files(RULE, [listed(3), listed(1), listed(2)], known())
     assert [f.key for f in todo.to_load] == keys(1, 2, 3)
 
 
@@ -45,34 +42,36 @@ def test_other_tables_files_are_not_pending() -> None:
         "Size": 1,
         "LastModified": T0,
     }
-    assert pending_files("fact", RULE, [other], known()).to_load == []
+    todo = pending_files(RULE, [other], known())
+    assert todo.to_load == []
+    assert todo.not_claimed == [other["Key"]]
+    assert todo.listed == {other["Key"]}
 
 
 def test_loaded_files_are_not_pending_and_failed_ones_are() -> None:
     listing = [listed(1), listed(2), listed(3)]
-    todo = pending_files("fact", RULE, listing, known((1, "loaded"), (2, "failed")))
+    todo = pending_files(RULE, listing, known((1, "loaded"), (2, "failed")))
     assert [f.key for f in todo.to_load] == keys(2, 3)
+    assert todo.settled == {key(1)}
 
 
 def test_changed_etag_of_a_loaded_file_is_reported_not_reloaded() -> None:
-    todo = pending_files("fact", RULE, [listed(1, etag="new")], known((1, "loaded"), etag="old"))
+    todo = pending_files(RULE, [listed(1, etag="new")], known((1, "loaded"), etag="old"))
     assert todo.to_load == []
     assert [(f.key, f.etag, old) for f, old in todo.changed] == [(key(1), "new", "old")]
+    [(_, reason, command)] = todo.attention
+    assert "ETag old is now new" in reason
+    assert command == f"loadstar replay {key(1)}"
 
 
-def test_older_dimension_file_than_one_applied_is_out_of_order() -> None:
+def test_a_file_older_than_one_loaded_still_loads() -> None:
     listing = [listed(3), listed(5), listed(6)]
-    todo = pending_files("dimension", RULE, listing, known((5, "loaded")))
-    assert [f.key for f in todo.out_of_order] == keys(3)
-    assert [f.key for f in todo.to_load] == keys(6)
+    todo = pending_files(RULE, listing, known((5, "loaded")))
+    assert [f.key for f in todo.to_load] == keys(3, 6)
 
 
-def test_older_fact_file_still_loads() -> None:
-    todo = pending_files("fact", RULE, [listed(3), listed(5)], known((5, "loaded")))
-    assert [f.key for f in todo.to_load] == keys(3)
-
-
-def test_skipped_and_out_of_order_files_stay_put() -> None:
+def test_skipped_files_stay_put_and_ones_once_held_back_load() -> None:
     listing = [listed(1), listed(2), listed(3)]
-    todo = pending_files("dimension", RULE, listing, known((1, "skipped"), (2, "out_of_order")))
-    assert [f.key for f in todo.to_load] == keys(3)
+    todo = pending_files(RULE, listing, known((1, "skipped"), (2, "out_of_order")))
+    assert [f.key for f in todo.to_load] == keys(2, 3)
+    assert todo.settled == {key(1)}
