@@ -12,9 +12,11 @@ One run, one machine, the same rows for every method:
 3. in two warehouses: (a) the fact table with no foreign keys and no version
    key, (b) the real star schema with its foreign keys and version key;
 4. times a 100k-row dimension upsert in which 10% of the rows changed;
-5. measures how a run's own cost (outside S3 listing calls) grows with the
-   number of files already loaded: 1,000, 10,000, 20,000;
-6. prints one table of rows/s, ratios and peak RSS, and writes
+5. measures how the time and S3 LIST calls of a scheduled sweep and of an
+   event invocation grow with the files already loaded: 1,000, 10,000, 100,000;
+6. lands a 1,000-row fact file each second for two minutes while a poller
+   acts as Lambda's SQS event source mapping, and times landed → committed;
+7. prints one table of rows/s, ratios and peak RSS, and writes
    ``bench/results.json``.
 
 Every load runs in a fresh process (``bench.worker``). ``--quick`` runs the
@@ -89,9 +91,16 @@ class Sizes:
     history_new_rows: int
     repeats: int
 
+    latency_files: int
+    latency_rows: int
 
-FULL = Sizes(1_000_000, 5_000_000, 50_000, 100_000, (1_000, 10_000, 20_000), 100, 1_000, 3)
-QUICK = Sizes(3_000, 12_000, 500, 2_000, (5, 10, 20), 5, 50, 1)
+
+FULL = Sizes(
+    1_000_000, 5_000_000, 50_000, 100_000, (1_000, 10_000, 100_000), 10, 1_000, 3, 120, 1_000
+)
+QUICK = Sizes(3_000, 12_000, 500, 2_000, (5, 10, 20), 5, 50, 1, 4, 50)
+SCHEDULE_MINUTES = 15
+"""The Terraform module's default schedule, for the latency a schedule gives."""
 
 
 class Bench:
@@ -154,7 +163,11 @@ class Bench:
     def reset(self, url: str) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(sql.Identifier(FACT)))
-            conn.execute("TRUNCATE loadstar.load_ledger")
+            # The whole ledger: the listing watermarks too, or the next run starts
+            # listing after the very file it is meant to load again.
+            conn.execute(
+                "TRUNCATE loadstar.load_ledger, loadstar.table_state, loadstar.key_versions"
+            )
 
     def count(self, url: str) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -397,34 +410,116 @@ class Bench:
         tiny = data.parquet(data.fact_table(1, first_id=0))
         loaded, next_id = 0, 10_000_000
         new_files = 0
+
+        def new_file() -> str:
+            nonlocal new_files, next_id
+            new_files += 1
+            key = f"fact/sales_order-{stamp(START + dt.timedelta(days=400, minutes=new_files))}"
+            key += ".parquet"
+            rows = self.sizes.history_new_rows
+            self.put(bucket, key, data.parquet(data.fact_table(rows, first_id=next_id)))
+            next_id += rows
+            return key
+
         for target in self.sizes.history:
             self.preload(url, bucket, tiny, loaded, target)
             loaded = target
-            runs = []
-            for _ in range(3):
-                new_files += 1
-                moment = START + dt.timedelta(days=400, minutes=new_files)
-                self.put(
-                    bucket,
-                    f"fact/sales_order-{stamp(moment)}.parquet",
-                    data.parquet(data.fact_table(self.sizes.history_new_rows, first_id=next_id)),
-                )
-                next_id += self.sizes.history_new_rows
-                runs.append(self.worker("loadstar_history", {"bucket": bucket}, env))
-            outside = statistics.median(r["outside_listing_seconds"] for r in runs)
-            entry = {
+            # Steady state: one full listing has set each table's watermark.
+            new_file()
+            full = {**env, "LOADSTAR_FULL_LISTING_INTERVAL_SECONDS": "0"}
+            self.worker("loadstar_history", {"bucket": bucket}, full)
+            entry: dict[str, Any] = {
                 "files_loaded_before": target,
                 "fact_rows_before": self.count(url),
-                "outside_listing_seconds": round(outside, 4),
-                "listing_seconds": round(statistics.median(r["listing_seconds"] for r in runs), 4),
-                "runs": runs,
             }
+            for mode in ("sweep", "event"):
+                runs = []
+                for _ in range(3):
+                    key = new_file()
+                    args = {"bucket": bucket, "event_key": key if mode == "event" else None}
+                    run = self.worker("loadstar_history", args, env)
+                    assert run["files_loaded"] == 1, f"{mode} loaded {run['files_loaded']} files"
+                    runs.append(run)
+                entry[mode] = {
+                    "seconds": round(statistics.median(r["seconds"] for r in runs), 4),
+                    "listing_calls": max(r["listing_calls"] for r in runs),
+                    "listing_seconds": round(
+                        statistics.median(r["listing_seconds"] for r in runs), 4
+                    ),
+                    "runs": runs,
+                }
             self.results["history"].append(entry)
             print(
-                f"  {target:>6,} files loaded: run's own cost {outside * 1000:.0f} ms "
-                f"(+ {entry['listing_seconds'] * 1000:.0f} ms in S3 listing calls)",
+                f"  {target:>7,} files loaded: sweep {entry['sweep']['seconds'] * 1000:.0f} ms, "
+                f"{entry['sweep']['listing_calls']} LIST calls; event "
+                f"{entry['event']['seconds'] * 1000:.0f} ms, "
+                f"{entry['event']['listing_calls']} LIST calls",
                 flush=True,
             )
+
+    def latency(self) -> None:
+        n, rows = self.sizes.latency_files, self.sizes.latency_rows
+        print(f"latency: {n} fact files of {rows:,} rows landing once a second", flush=True)
+        url = self.database("bench_latency", foreign_keys=True)
+        bucket = self.bucket("bench-latency")
+        self.load_dimensions(url)
+        sqs = self.stack.client("sqs")
+        queue = sqs.create_queue(QueueName="bench-latency")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        self.s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": arn["Attributes"]["QueueArn"],
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "fact/"}]}},
+                    }
+                ]
+            },
+        )
+        sqs.purge_queue(QueueUrl=queue)  # S3's test event
+        keys, paths = [], []
+        for i in range(n):
+            keys.append(
+                f"fact/sales_order-{stamp(START + dt.timedelta(days=800, seconds=i))}.parquet"
+            )
+            path = self.workdir / f"latency-{i}.parquet"
+            path.write_bytes(data.parquet(data.fact_table(rows, first_id=20_000_000 + i * rows)))
+            paths.append(str(path))
+        env = {"LOADSTAR_DATABASE_URL": url, "LOADSTAR_BUCKET": bucket}
+        args = {
+            "queue_url": queue,
+            "bucket": bucket,
+            "keys": keys,
+            "paths": paths,
+            "interval": 1.0,
+            "window": 1.0,
+            "batch_size": 100,
+        }
+        result = self.worker("loadstar_latency", args, env)
+        lags = sorted(result["latencies"])
+        assert len(lags) == n, f"{n - len(lags)} files were not loaded"
+        assert self.count(url) == n * rows, "the latency run loaded a different number of rows"
+        p50 = statistics.median(lags)
+        p95 = lags[min(len(lags) - 1, round(0.95 * (len(lags) - 1)))]
+        schedule = SCHEDULE_MINUTES * 60 / 2
+        self.results["latency"] = {
+            "files": n,
+            "rows_per_file": rows,
+            "p50_seconds": round(p50, 3),
+            "p95_seconds": round(p95, 3),
+            "max_seconds": round(lags[-1], 3),
+            "invocations": result["invocations"],
+            "batch_failures": result["batch_failures"],
+            "schedule_mean_seconds": schedule,
+        }
+        print(
+            f"  landed → committed: p50 {p50:.2f} s, p95 {p95:.2f} s, max {lags[-1]:.2f} s "
+            f"over {result['invocations']} invocations (goal: p95 under 5 s); "
+            f"a {SCHEDULE_MINUTES}-minute schedule: {schedule:.0f} s on average",
+            flush=True,
+        )
 
     def preload(self, url: str, bucket: str, body: bytes, start: int, stop: int) -> None:
         """Files ``start..stop`` as if already loaded: objects, ledger rows, fact rows."""
@@ -517,15 +612,25 @@ def summarise(results: dict[str, Any]) -> None:
         )
     history = results["history"]
     if history:
-        flat = history[-1]["outside_listing_seconds"] / history[0]["outside_listing_seconds"]
-        results["history_growth"] = round(flat, 3)
-        print(
-            "run's own cost by files already loaded: "
-            + ", ".join(
-                f"{h['files_loaded_before']:,} → {h['outside_listing_seconds'] * 1000:.0f} ms"
-                for h in history
+        results["history_growth"] = {}
+        for mode in ("sweep", "event"):
+            growth = history[-1][mode]["seconds"] / history[0][mode]["seconds"]
+            results["history_growth"][mode] = round(growth, 3)
+            print(
+                f"{mode} time by files already loaded: "
+                + ", ".join(
+                    f"{h['files_loaded_before']:,} → {h[mode]['seconds'] * 1000:.0f} ms "
+                    f"({h[mode]['listing_calls']} LIST)"
+                    for h in history
+                )
+                + f" (x {growth:.2f}; goal under 1.5)"
             )
-            + f" (x {flat:.2f})"
+    latency = results.get("latency")
+    if latency:
+        print(
+            f"event latency p50 {latency['p50_seconds']:.2f} s, p95 {latency['p95_seconds']:.2f} s "
+            f"(goal under 5 s) vs a {SCHEDULE_MINUTES}-minute schedule's "
+            f"{latency['schedule_mean_seconds']:.0f} s on average"
         )
 
 
@@ -537,8 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write results")
     parser.add_argument(
         "--only",
-        default="loads,memory,dimension,history",
-        help="comma-separated sections to run (default: all of loads,memory,dimension,history)",
+        default="loads,memory,dimension,history,latency",
+        help="comma-separated sections to run "
+        "(default: all of loads,memory,dimension,history,latency)",
     )
     parser.add_argument(
         "--warehouses", default="a,b", help="warehouses for the loads section (default: a,b)"
@@ -567,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.dimension_upsert()
         if "history" in sections:
             bench.history()
+        if "latency" in sections:
+            bench.latency()
         summarise(bench.results)
     bench.results["seconds"] = round(time.monotonic() - started, 1)
     Path(args.out).write_text(json.dumps(bench.results, indent=2, default=str))

@@ -15,6 +15,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -66,7 +67,8 @@ def loadstar_dims(args: dict[str, Any]) -> Result:
 
 
 def loadstar_history(args: dict[str, Any]) -> Result:
-    """A whole handler run, with the time spent inside S3 listing calls measured apart."""
+    """A whole handler run, with the time spent inside S3 listing calls measured apart:
+    a scheduled sweep, or with ``event_key`` the S3 notification of that one file."""
     from loadstar import lambda_handler
     from loadstar.aws import s3_client
     from loadstar.run.pipeline import freeze_startup_objects
@@ -87,8 +89,11 @@ def loadstar_history(args: dict[str, Any]) -> Result:
 
     client.meta.events.register("before-call.s3.ListObjectsV2", before)
     client.meta.events.register("after-call.s3.ListObjectsV2", after)
+    event: dict[str, Any] = {"bucket": args["bucket"]}
+    if args.get("event_key"):
+        event = s3_notification(args["bucket"], args["event_key"])
     started = time.perf_counter()
-    summary = lambda_handler({"bucket": args["bucket"]}, None)
+    summary = lambda_handler(event, None)
     total = time.perf_counter() - started
     return {
         "rows": summary["rows_written"],
@@ -97,6 +102,103 @@ def loadstar_history(args: dict[str, Any]) -> Result:
         "listing_calls": listing["calls"],
         "outside_listing_seconds": total - listing["seconds"],
         "files_loaded": summary["files_loaded"],
+    }
+
+
+def s3_notification(bucket: str, *keys: str) -> dict[str, Any]:
+    """The event S3 sends for new objects, keys URL-encoded as S3 does."""
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/")}},
+            }
+            for key in keys
+        ]
+    }
+
+
+def loadstar_latency(args: dict[str, Any]) -> Result:
+    """Files land about once a second while a poller does what Lambda's SQS event
+    source mapping does: gather messages for up to the batching window, invoke the
+    (warm) handler with them, delete those not handed back. Each file's latency is
+    from its upload returning to the handler returning with it committed."""
+    import threading
+    from urllib.parse import unquote_plus
+
+    import boto3
+
+    from loadstar import lambda_handler
+    from loadstar.run.pipeline import freeze_startup_objects
+
+    sqs = boto3.client("sqs")
+    s3 = boto3.client("s3")
+    queue, bucket = args["queue_url"], args["bucket"]
+    bodies = [Path(path).read_bytes() for path in args["paths"]]
+    keys = args["keys"]
+    landed: dict[str, float] = {}
+    committed: dict[str, float] = {}
+    freeze_startup_objects()
+
+    def land() -> None:
+        start = time.perf_counter()
+        for n, (key, body) in enumerate(zip(keys, bodies, strict=True)):
+            time.sleep(max(0.0, start + n * args["interval"] - time.perf_counter()))
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            landed[key] = time.perf_counter()
+
+    lander = threading.Thread(target=land)
+    lander.start()
+    invocations = failures = 0
+    deadline = time.perf_counter() + len(keys) * args["interval"] + 60
+    while len(committed) < len(keys) and time.perf_counter() < deadline:
+        batch: list[dict[str, Any]] = []
+        window_ends: float | None = None
+        while len(batch) < args["batch_size"]:
+            wait = 1 if window_ends is None else max(0.0, window_ends - time.perf_counter())
+            if window_ends is not None and wait == 0:
+                break
+            got = sqs.receive_message(
+                QueueUrl=queue,
+                MaxNumberOfMessages=min(10, args["batch_size"] - len(batch)),
+                WaitTimeSeconds=min(20, max(0, round(wait))),
+            ).get("Messages", [])
+            batch += got
+            if got and window_ends is None:
+                window_ends = time.perf_counter() + args["window"]
+            if not got and window_ends is None:
+                break
+        if not batch:
+            continue
+        event = {
+            "Records": [
+                {"messageId": m["MessageId"], "eventSource": "aws:sqs", "body": m["Body"]}
+                for m in batch
+            ]
+        }
+        response = lambda_handler(event, None)
+        done_at = time.perf_counter()
+        invocations += 1
+        handed_back = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        failures += len(handed_back)
+        for message in batch:
+            if message["MessageId"] in handed_back:
+                continue
+            for record in json.loads(message["Body"]).get("Records", []):
+                key = unquote_plus(record["s3"]["object"]["key"])
+                committed.setdefault(key, done_at)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    lander.join()
+    return {
+        "rows": 0,
+        "seconds": 0.0,
+        "latencies": [committed[k] - landed[k] for k in keys if k in committed and k in landed],
+        "files": len(keys),
+        "invocations": invocations,
+        "batch_failures": failures,
     }
 
 
@@ -186,6 +288,7 @@ METHODS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "loadstar_facts": loadstar_facts,
     "loadstar_dims": loadstar_dims,
     "loadstar_history": loadstar_history,
+    "loadstar_latency": loadstar_latency,
     "server_copy": server_copy,
     "psycopg_executemany": psycopg_executemany,
     "pandas_to_sql": pandas_to_sql,
