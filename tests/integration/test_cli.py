@@ -665,6 +665,10 @@ def test_the_demo_runs_end_to_end() -> None:
     assert "demo: OK" in done.stdout
     assert "units sold by country and month" in done.stdout
     assert "FilesLoaded=11" in done.stdout
+    assert "its notification came through the queue (1 message) and the handler loaded 1 file" in (
+        done.stdout
+    )
+    assert "batchItemFailures=[])" in done.stdout
 
 
 def test_a_failed_file_deleted_from_the_bucket_is_gone_not_failing(

@@ -3,9 +3,11 @@
 Starts an embedded PostgreSQL and moto's S3 server, creates the warehouse
 from loadstar's DDL, fills a processed bucket with Terrific Totes files,
 invokes the Lambda handler with a scheduled event twice (the second run finds
-nothing new), prints what the warehouse holds and answers a star-schema
-query. Exits non-zero if anything failed or the warehouse holds other rows
-than the files describe.
+nothing new), then lands one more file whose S3 notification the local SQS
+queue delivers, and hands it to the handler as Lambda's event source mapping
+would, printing the file's landed-to-committed lag. It prints what the
+warehouse holds and answers a star-schema query. Exits non-zero if anything
+failed or the warehouse holds other rows than the files describe.
 """
 
 from __future__ import annotations
@@ -106,11 +108,12 @@ def run_demo() -> int:
         print(f"PostgreSQL  {url.split('?')[0]}  (embedded, socket in {stack.socket_dir})")
         print(f"S3 API      {stack.endpoint_url}  (moto server)")
 
-        files = terrific_totes(fact_file_count=4, orders_per_file=250)
+        files = terrific_totes(fact_file_count=5, orders_per_file=250)
+        *scheduled, landing = files  # the newest fact file comes later, by event
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
-        write_files(s3, BUCKET, files)
-        print(f"bucket      s3://{BUCKET}: {len(files)} Parquet files, e.g. {files[0].key!r}\n")
+        write_files(s3, BUCKET, scheduled)
+        print(f"bucket      s3://{BUCKET}: {len(scheduled)} Parquet files, e.g. {files[0].key!r}\n")
 
         first, emf = _invoke()
         print(
@@ -120,6 +123,7 @@ def run_demo() -> int:
         second, _ = _invoke()
         print(f"run 2: {second['status']}, {second['files_loaded']} files (nothing new to load)")
         print(f"metrics of run 1 (CloudWatch EMF): {_metric_values(emf)}\n")
+        event = _event_path(s3, landing)
 
         with closing(get_db_connection()) as conn:
             counts = _row_counts(conn)
@@ -136,10 +140,53 @@ def run_demo() -> int:
         ]
         if second["files_loaded"] != 0:
             problems.append(f"run 2 loaded {second['files_loaded']} files again")
+        if event["batchItemFailures"] or event.get("files_loaded") != 1:
+            problems.append(f"the event did not load {landing.key!r}: {event}")
         for problem in problems:
             print(f"MISMATCH {problem}", file=sys.stderr)
         print("\ndemo: OK" if not problems else "\ndemo: FAILED")
         return 1 if problems else 0
+
+
+def _event_path(s3: Any, landing: Any) -> dict[str, Any]:
+    """One file lands; S3 notifies the queue; the handler gets the queue's batch."""
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="loadstar-demo-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": arn["Attributes"]["QueueArn"], "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    sqs.purge_queue(QueueUrl=queue)  # S3's test event
+    write_files(s3, BUCKET, [landing])
+    landed = time.monotonic()
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+    records = [
+        {"messageId": m["MessageId"], "eventSource": "aws:sqs", "body": m["Body"]}
+        for m in messages.get("Messages", [])
+    ]
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        response = lambda_handler({"Records": records}, LocalContext())
+    committed = time.monotonic() - landed
+    lags = [
+        lag
+        for line in printed.getvalue().splitlines()
+        if '"_aws"' in line
+        for lag in json.loads(line).get("IngestLagSeconds", [])
+    ]
+    print(
+        f"event: {landing.key!r} landed; its notification came through the queue "
+        f"({len(records)} message) and the handler loaded {response.get('files_loaded', 0)} "
+        f"file, {response.get('rows_written', 0)} rows, committed {committed:.2f} s after "
+        f"the upload (IngestLagSeconds={', '.join(f'{lag:.2f}' for lag in lags)}; "
+        f"batchItemFailures={response['batchItemFailures']})\n"
+    )
+    return response
 
 
 def _row_counts(conn: Connection) -> dict[str, int]:
