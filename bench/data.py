@@ -59,6 +59,38 @@ def fact_table(rows: int, *, first_id: int = 1, seed: int = 1) -> pa.Table:
     )
 
 
+def real_shape_parquet(rows: int, *, first_id: int = 1, seed: int = 1) -> bytes:
+    """The same rows as a pandas transform really writes them: ``DataFrame.to_parquet``
+    in one row group, with pandas metadata, the times as strings like
+    ``"14:20:49.962000"``, prices float64, ids int64, dates ``date32``."""
+
+    table = fact_table(rows, first_id=first_id, seed=seed)
+    frame = table.to_pandas(date_as_object=False)
+    for name in ("created_date", "last_updated_date"):
+        frame[name] = frame[name].dt.date  # datetime.date objects: pyarrow writes date32
+    for name in ("created_time", "last_updated_time"):
+        frame[name] = table.column(name).cast(pa.string()).to_pandas()
+        # milliseconds as the source database keeps them, in microsecond form
+        frame[name] = frame[name].str.slice(0, 12).str.ljust(15, "0")
+    # Text as pandas 2's object columns write it (``string``; pandas 3 would say
+    # ``large_string``), the shape of the files met in the field.
+    inferred = pa.Schema.from_pandas(frame, preserve_index=False)
+    schema = pa.schema(
+        [(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type) for f in inferred],
+        metadata={k: v for k, v in (inferred.metadata or {}).items()},
+    )
+    sink = io.BytesIO()
+    frame.to_parquet(
+        sink,
+        engine="pyarrow",
+        compression="snappy",
+        row_group_size=rows,
+        index=False,
+        schema=schema,
+    )
+    return sink.getvalue()
+
+
 def dimension_tables() -> dict[str, pa.Table]:
     import random
 

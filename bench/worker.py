@@ -297,10 +297,14 @@ METHODS: dict[str, Callable[[dict[str, Any]], Result]] = {
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):
-    """Makes ``import pandas`` fail, as in a Lambda package without it."""
+    """Makes ``import pandas`` fail, as in a Lambda package without it, and notes
+    that something tried: a load that never saw a DataFrame must not."""
+
+    tried = False
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
         if name == "pandas" or name.startswith("pandas."):
+            _NoPandas.tried = True
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
@@ -323,6 +327,7 @@ def main() -> None:
         loadstar.warehouse.foreign_keys._may_set_replica_role = lambda conn: False
     result = METHODS[method](args)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["pandas_imported"] = _NoPandas.tried or "pandas" in sys.modules
     print(json.dumps(result))
 
 

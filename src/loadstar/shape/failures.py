@@ -9,6 +9,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loadstar.shape.scalars import scalar
+
+_TRUE, _FALSE = scalar(True, pa.bool_()), scalar(False, pa.bool_())
+
 
 class CastFailure(Exception):
     """A value that does not fit; turned into `BadFileError` with its row and column."""
@@ -22,10 +26,10 @@ class CastFailure(Exception):
 def first_true(mask: pa.Array[Any]) -> int | None:
     """Index of the first true value of a boolean mask (nulls count as false)."""
     if mask.null_count:
-        mask = mask.fill_null(False)
+        mask = mask.fill_null(_FALSE)
     if not pc.any(mask).as_py():
         return None
-    return int(pc.index(mask, True).as_py())
+    return int(pc.index(mask, _TRUE).as_py())
 
 
 def first_valid(array: pa.Array[Any]) -> int | None:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loadstar.shape.failures import CastFailure, first_failure, first_true, first_valid, safe_cast
+from loadstar.shape.scalars import scalar
 from loadstar.shape.table import Column
 
 # PostgreSQL's limits, counted from 1970-01-01: Julian day 0 (4714-11-24 BC) is
@@ -139,7 +140,7 @@ def _parse_any(array: pa.Array[Any]) -> object:
 
 
 def _check_range(counts: pa.Array[Any], first: int, last: int, problem: str) -> None:
-    low, high = pa.scalar(first, counts.type), pa.scalar(last, counts.type)
+    low, high = scalar(first, counts.type), scalar(last, counts.type)
     outside = pc.or_(pc.less(counts, low), pc.greater(counts, high))
     index = first_true(outside)
     if index is not None:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loadstar.shape.failures import CastFailure, first_true, first_valid, safe_cast
+from loadstar.shape.scalars import scalar, strings
 from loadstar.shape.table import Column
 
 INTEGERS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64()}
@@ -81,7 +82,7 @@ def to_float(array: pa.Array[Any], target: pa.DataType, column: Column) -> pa.Ar
         index = first_true(pc.and_(pc.is_finite(array), pc.invert(pc.is_finite(narrowed))))
         if index is not None:
             raise CastFailure(f"is beyond the range of {column.declared}", index=index)
-        zero = pa.scalar(0.0)
+        zero = scalar(0.0, pa.float64())
         index = first_true(pc.and_(pc.not_equal(array, zero), pc.equal(narrowed, zero)))
         if index is not None:
             raise CastFailure(f"is too small for {column.declared} (it would be 0)", index=index)
@@ -114,7 +115,7 @@ def to_money(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
     if pa.types.is_floating(array.type):
         check_finite(array, column)
     cents = _to_decimal(array, column, 19, 2)
-    low, high = (pa.scalar(v, pa.decimal128(19, 2)) for v in _MONEY)
+    low, high = (scalar(v, pa.decimal128(19, 2)) for v in _MONEY)
     index = first_true(pc.or_(pc.less(cents, low), pc.greater(cents, high)))
     if index is not None:
         raise CastFailure(f"does not fit {column.declared}", index=index)
@@ -146,10 +147,11 @@ def _to_decimal(array: pa.Array[Any], column: Column, precision: int, scale: int
 def _float_to_decimal(
     array: pa.Array[Any], column: Column, target: pa.DataType, precision: int, scale: int
 ) -> pa.Array[Any]:
-    scaled = pc.multiply(array, pa.scalar(float(10**scale)))
+    scaled = pc.multiply(array, scalar(float(10**scale), pa.float64()))
     rounded = pc.round(scaled)
     tolerance = pc.max_element_wise(
-        pc.multiply(pc.abs(scaled), pa.scalar(_DECIMAL_TOLERANCE)), pa.scalar(1e-9)
+        pc.multiply(pc.abs(scaled), scalar(_DECIMAL_TOLERANCE, pa.float64())),
+        scalar(1e-9, pa.float64()),
     )
     index = first_true(pc.greater(pc.abs(pc.subtract(scaled, rounded)), tolerance))
     if index is not None:
@@ -157,7 +159,9 @@ def _float_to_decimal(
             f"has more decimal places than {column.declared} keeps (it would be rounded)",
             index=index,
         )
-    index = first_true(pc.greater_equal(pc.abs(rounded), pa.scalar(float(10**precision))))
+    index = first_true(
+        pc.greater_equal(pc.abs(rounded), scalar(float(10**precision), pa.float64()))
+    )
     if index is not None:
         raise CastFailure(f"does not fit {column.declared}", index=index)
     largest = pc.max(pc.abs(rounded)).as_py()
@@ -194,4 +198,4 @@ def _exotic_numeric(
         if abs(exact) >= bound:
             raise CastFailure(f"does not fit {column.declared}", index=index)
         out.append(format(exact, "f"))
-    return pa.array(out, pa.string())
+    return strings(out)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loadstar.shape.failures import CastFailure, first_failure, first_true, safe_cast
+from loadstar.shape.scalars import scalar
 from loadstar.shape.table import Column
 
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
@@ -25,7 +26,7 @@ def to_text(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
     limit = column.max_length
     if limit is not None:
         lengths = pc.utf8_length(cast(pa.StringArray, array))
-        index = first_true(pc.greater(lengths, pa.scalar(limit)))
+        index = first_true(pc.greater(lengths, scalar(limit, lengths.type)))
         if index is not None:
             raise CastFailure(f"is longer than {column.declared} allows", index=index)
     return array
