@@ -61,3 +61,41 @@ def test_real_shaped_files_load_under_the_memory_ceiling_at_any_size(
     assert count(db, "fact_big") == 6_000_000
     assert small <= CEILING_MB, f"peak RSS {small} MB loading 1M real-shaped rows"
     assert large <= small * 1.10, f"peak RSS {large} MB for 5M rows against {small} MB for 1M"
+
+
+PANDAS_WATCH = """
+import importlib.abc, json, sys, traceback
+tried = []
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "pandas" and not tried:
+            tried.append("".join(traceback.format_stack(limit=30)))
+sys.meta_path.insert(0, Watch())
+from loadstar import lambda_handler
+summary = lambda_handler({}, None)
+print(json.dumps({"status": summary["status"], "files": summary["files_loaded"],
+                  "pandas": tried[0] if tried else None}))
+"""
+
+
+def test_no_load_tries_to_import_pandas(
+    s3: S3Client, bucket: str, db: Conn, env: dict[str, str]
+) -> None:
+    from loadstar.dev.sample import terrific_totes
+    from support import put_files
+
+    files = terrific_totes(2, 30)  # dimensions, then facts with foreign keys checked per file
+    put_files(s3, bucket, files)
+    done = subprocess.run(
+        [sys.executable, "-c", PANDAS_WATCH],
+        cwd=ROOT,
+        env={**os.environ, **env, "LOADSTAR_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["status"], result["files"]) == ("loaded", len(files))
+    assert result["pandas"] is None, result["pandas"]

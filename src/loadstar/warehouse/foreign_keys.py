@@ -26,6 +26,7 @@ from weakref import WeakKeyDictionary
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 
 from loadstar.errors import BadFileError
@@ -104,12 +105,19 @@ class KeyValues:
     def values(self, fk: ForeignKey) -> pa.Table:
         """The key's distinct values in the file, without NULLs (MATCH SIMPLE skips those)."""
         seen = self._seen[fk.name]
-        return _distinct(pa.concat_tables(seen), fk.columns) if seen else pa.table({})
+        return (
+            _distinct(pa.concat_tables(seen), fk.columns) if seen else pa.Table.from_arrays([], [])
+        )
 
 
 def _distinct(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa.Table:
     picked = data.select(list(columns))
     table = pa.Table.from_batches([picked]) if isinstance(picked, pa.RecordBatch) else picked
+    if len(columns) == 1:
+        # A hash kernel, not a group-by: that would import Arrow's query engine
+        # and, through it, pandas.
+        values = pc.unique(pc.drop_null(table.column(0)))
+        return pa.Table.from_arrays([values], names=list(columns))
     return table.drop_null().group_by(list(columns)).aggregate([])
 
 
