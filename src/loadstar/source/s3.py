@@ -105,20 +105,26 @@ def open_object(s3: S3Client, bucket: str, key: str, *, etag: str | None = None)
             shutil.copyfileobj(body, spool, _CHUNK)
         finally:
             body.close()
-    except ClientError as exc:
+    except (ClientError, BotoCoreError, OSError) as exc:
         spool.close()
-        if etag is None and _code(exc) in ("NoSuchKey", "404"):
-            raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
-        if _denied_because_gone(s3, bucket, key, exc):
-            raise FileChangedError(
-                f"s3://{bucket}: reading {key!r}: {DELETED_AFTER_LISTING}", s3_code=_code(exc)
-            ) from exc
-        raise classify(exc, bucket=bucket, what=f"reading {key!r}") from exc
-    except (BotoCoreError, OSError) as exc:
-        spool.close()
-        raise TransientError(f"s3://{bucket}/{key}: read failed: {exc}") from exc
+        raise read_error(s3, bucket, key, exc, etag=etag) from exc
     spool.seek(0)
     return spool
+
+
+def read_error(
+    s3: S3Client, bucket: str, key: str, exc: Exception, *, etag: str | None
+) -> Exception:
+    """What a failed read of the object means: gone, changed, refused, or passing."""
+    if isinstance(exc, ClientError):
+        if etag is None and _code(exc) in ("NoSuchKey", "404"):
+            return FileNotFoundError(f"s3://{bucket}/{key} does not exist")
+        if _denied_because_gone(s3, bucket, key, exc):
+            return FileChangedError(
+                f"s3://{bucket}: reading {key!r}: {DELETED_AFTER_LISTING}", s3_code=_code(exc)
+            )
+        return classify(exc, bucket=bucket, what=f"reading {key!r}")
+    return TransientError(f"s3://{bucket}/{key}: read failed: {exc}")
 
 
 class RangedObject(io.RawIOBase):
