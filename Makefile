@@ -19,8 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m loadstar.dev.demo
 
+# Two processes, a test file each at a time: most tests wait on PostgreSQL,
+# S3 or a subprocess, so two keep two cores busy.
 test: lint terraform
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench deploy
