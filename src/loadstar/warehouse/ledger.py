@@ -77,11 +77,7 @@ def ensure_ledger(conn: Connection, schema: str) -> None:
     gains what was added since when the role may alter it; a least-privilege
     role that may not is told to have `loadstar init-db` run by the owner.
     """
-    if (
-        exists(conn, schema)
-        and _has_column(conn, schema, "replays")
-        and has_versions(conn, schema)
-    ):
+    if exists(conn, schema) and _has_column(conn, schema, "replays") and has_versions(conn, schema):
         return
     try:
         with conn.transaction(), conn.cursor() as cur:
