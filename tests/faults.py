@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import re
 import signal
@@ -17,11 +18,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -301,6 +302,38 @@ class Loader:
     def wait(self, timeout: float = 120) -> tuple[int, str, str]:
         out, err = self.process.communicate(timeout=timeout)
         return self.process.returncode, out, err
+
+
+class EventLoader(Loader):
+    """The Lambda handler invoked with ``event`` (S3 notifications), as a process of its own."""
+
+    def __init__(self, env: dict[str, str], event: dict[str, Any]) -> None:
+        code = (
+            "import json, sys\n"
+            "from loadstar import lambda_handler\n"
+            "print(json.dumps(lambda_handler(json.loads(sys.argv[1]), None)))\n"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(event)],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def s3_notification(bucket: str, keys: Iterable[str]) -> dict[str, Any]:
+    """S3's event for new objects, delivered straight to the function."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key)}},
+            }
+            for key in keys
+        ]
+    }
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60, every: float = 0.01) -> None:

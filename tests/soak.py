@@ -4,7 +4,8 @@ Each round lands new files (new sales orders, updates, re-emitted rows, now
 and then a dimension update), starts a run as a real process, and hits it
 with a random fault: a SIGKILL at a random moment or at an S3 call, the
 backend terminated, every connection dropped, the warehouse refusing
-connections, S3 throttling or failing or resetting, an overlapping run. A
+connections, S3 throttling or failing or resetting, an overlapping run, S3
+notifications handled while a sweep runs, or delivered again after it. A
 final clean run follows; then every table is compared with what the files
 describe, computed from the files alone.
 
@@ -28,7 +29,16 @@ from typing import Any
 import psycopg
 from mypy_boto3_s3 import S3Client
 
-from faults import Loader, PgProxy, Rule, S3FaultProxy, backend_running, pg_socket_path
+from faults import (
+    EventLoader,
+    Loader,
+    PgProxy,
+    Rule,
+    S3FaultProxy,
+    backend_running,
+    pg_socket_path,
+    s3_notification,
+)
 from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
 from loadstar.dev.sample import (
     DIMENSION_KEYS,
@@ -62,6 +72,8 @@ FAULTS = (
     "S3 server errors",
     "S3 connection reset",
     "overlapping runs",
+    "events and a sweep at once",
+    "events delivered twice, late",
 )
 
 
@@ -134,6 +146,8 @@ class Soak:
     rng: random.Random
     s3_proxy: S3FaultProxy
     pg_proxy: PgProxy
+    previous: list[str] = field(default_factory=list)
+    """The keys the round before landed."""
 
     def env(self) -> dict[str, str]:
         dbname = psycopg.conninfo.conninfo_to_dict(self.database)["dbname"]
@@ -145,9 +159,10 @@ class Soak:
             "LOADSTAR_LOG_LEVEL": "ERROR",
         }
 
-    def hit(self, fault: str) -> None:
+    def hit(self, fault: str, landed: list[SampleFile]) -> None:
         """Start a run and apply ``fault`` to it; return once it is over."""
         proxy, env = self.s3_proxy, self.env()
+        event = s3_notification(self.bucket, [f.key for f in landed])
         if fault.startswith("kill while") or fault == "kill before the tag":
             pattern = {
                 "kill while listing": ("GET", r"list-type=2"),
@@ -202,8 +217,21 @@ class Soak:
             runs = [Loader(env) for _ in range(3)]
             for run in runs:
                 run.wait()
+        elif fault == "events and a sweep at once":
+            # Notifications for this round's files, one of them duplicated,
+            # while a scheduled sweep lists and loads the same tables.
+            started = [EventLoader(env, event), Loader(env), EventLoader(env, event)]
+            for run in started:
+                run.wait()
+        elif fault == "events delivered twice, late":
+            # Delivered again after a sweep loaded them, and an older round's too.
+            Loader(env).wait()
+            EventLoader(env, event).wait()
+            if self.previous:
+                EventLoader(env, s3_notification(self.bucket, self.previous)).wait()
         else:
             Loader(env).wait()
+        self.previous = [f.key for f in landed]
         proxy.rules.clear()
         self.pg_proxy.refusing.clear()
 
@@ -235,10 +263,11 @@ def run_soak(stack: LocalServices, rounds: int, seed: int) -> dict[str, Any]:
     try:
         put_files(s3, bucket, landing.first())
         for _ in range(rounds):
-            put_files(s3, bucket, landing.round())
+            landed = landing.round()
+            put_files(s3, bucket, landed)
             fault = rng.choice(FAULTS)
             faults[fault] = faults.get(fault, 0) + 1
-            soak.hit(fault)
+            soak.hit(fault, landed)
         code, out, err = Loader(soak.env()).wait()
         final = json.loads(out) if out.strip() else {"status": f"exit {code}: {err[-500:]}"}
         with psycopg.connect(database, autocommit=True) as conn:
