@@ -69,7 +69,7 @@ class StopRun(LoadstarError):
 
 
 class LockLostError(StopRun):
-    """The connection was lost, and another run took the run lock meanwhile.
+    """The connection was lost, and another run took the table's lock meanwhile.
 
     Not a failure: the other run carries on with what this one leaves.
     """
@@ -236,7 +236,7 @@ def scope_of(exc: BaseException) -> Scope:
     """The scope of any exception: loadstar's own say; anything unforeseen is the table's.
 
     An exception nobody foresaw is a defect or an input nobody imagined;
-    blaming the file would mark an innocent file failed and hold back the
-    ones after it, so it stops the table and names the file in its message.
+    blaming the file would mark an innocent file failed, so it stops the
+    table and names the file in its message.
     """
     return exc.scope if isinstance(exc, LoadstarError) else "table"

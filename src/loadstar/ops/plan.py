@@ -6,8 +6,6 @@ checked (the default) every row is also read, cast and written exactly as a
 load would — COPY, upsert or append, foreign keys, constraints, triggers —
 in a transaction that is always rolled back, so what would fail is found
 here rather than at 3 a.m.
-Dimension files behind one that would fail are shown held back, as a run
-would hold them.
 """
 
 from __future__ import annotations

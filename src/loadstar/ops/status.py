@@ -1,6 +1,6 @@
 """Where each table stands: the ledger's totals beside what waits in the bucket.
 
-Read-only: nothing here takes the run lock or writes to the ledger, the
+Read-only: nothing here takes a table lock or writes to the ledger, the
 warehouse or the bucket, so it is safe to run beside a load.
 """
 

@@ -64,7 +64,7 @@ class TableSummary:
     skipped: list[dict[str, str]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     attention: list[dict[str, str]] = field(default_factory=list)
-    """Files an operator must decide about (changed after loading, out of order)."""
+    """Files an operator must decide about (changed after loading)."""
     error: dict[str, Any] | None = None
     """Why the table stopped (its type, message, hint and cause), when it did."""
     busy: str | None = None

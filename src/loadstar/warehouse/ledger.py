@@ -260,7 +260,7 @@ def claim(
     """Inside the file's transaction: lock its ledger row for loading.
 
     False when another run has loaded it meanwhile. The row lock this takes
-    also serialises two loaders that somehow both hold no run lock.
+    also serialises two loaders that somehow both hold no table lock.
     """
     with conn.cursor() as cur:
         cur.execute(

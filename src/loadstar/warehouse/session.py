@@ -45,7 +45,7 @@ LOCK_RECOVERY_SECONDS = 5.0
 
 
 class Warehouse:
-    """A connection to the warehouse, with or without the run lock.
+    """A connection to the warehouse, holding the locks of the tables it loads.
 
     ``read_only`` sessions (``status``, ``plan``, ``history``) take no lock,
     create nothing, and cannot write even by mistake.
