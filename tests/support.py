@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -204,3 +205,18 @@ def hold_table_lock(conn: Conn, table: str, schema: str = "loadstar") -> None:
     conn.execute(
         "SELECT pg_advisory_lock(%s, hashtext(%s || '.' || %s))", (LOCK_CLASS, schema, table)
     )
+
+
+def fact_table_without_version_key(db: Conn, directory: Path) -> Path:
+    """A catalogue whose fact table has no version key, and the table without the
+    unique index that goes with one: a file loaded twice would double its rows."""
+    from loadstar.config import default_catalogue
+
+    config = directory / "catalogue.toml"
+    names = [spec.name for spec in default_catalogue() if spec.kind == "dimension"]
+    config.write_text(
+        "".join(f"[tables.{name}]\n" for name in names)
+        + "[tables.fact_sales_order]\nversion_key = []\n"
+    )
+    db.execute("DROP INDEX fact_sales_order_version")
+    return config

@@ -25,6 +25,7 @@ from support import (
     Conn,
     count,
     department,
+    fact_table_without_version_key,
     hold_table_lock,
     ledger,
     put_files,
@@ -479,14 +480,7 @@ def test_replaying_a_fact_file_with_a_version_key_adds_nothing(
 def test_replaying_a_fact_file_without_a_version_key_needs_force(
     s3: S3Client, bucket: str, db: Conn, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    config = tmp_path / "catalogue.toml"
-    names = [spec.name for spec in default_catalogue() if spec.kind == "dimension"]
-    config.write_text(
-        "".join(f"[tables.{name}]\n" for name in names)
-        + "[tables.fact_sales_order]\nversion_key = []\n"
-    )
-    # a fact table kept without a version key (so, without its unique index)
-    db.execute("DROP INDEX fact_sales_order_version")
+    config = fact_table_without_version_key(db, tmp_path)
     facts = fact_files(1, 10)
     put_files(s3, bucket, [*dimension_files(), *facts])
     assert main(["run", "--config", str(config)]) == EXIT_OK

@@ -26,7 +26,6 @@ from mypy_boto3_s3 import S3Client
 from loadstar import ConfigError, LoadFailedError, lambda_handler
 from loadstar.aws import s3_client
 from loadstar.cli import EXIT_OK, main
-from loadstar.config import default_catalogue
 from loadstar.dev.local import LOCAL_AWS_ENV, LocalServices
 from loadstar.dev.sample import dimension_files, fact_files, parquet_bytes
 from loadstar.source.discovery import SourceFile
@@ -38,6 +37,7 @@ from support import (
     assert_exact,
     count,
     department,
+    fact_table_without_version_key,
     hold_table_lock,
     ledger,
     put_files,
@@ -891,14 +891,7 @@ class TestConcurrency:
         monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path,
     ) -> None:
-        # Without a version key, a file loaded twice would double its rows.
-        config = tmp_path / "catalogue.toml"
-        names = [spec.name for spec in default_catalogue() if spec.kind == "dimension"]
-        config.write_text(
-            "".join(f"[tables.{name}]\n" for name in names)
-            + "[tables.fact_sales_order]\nversion_key = []\n"
-        )
-        db.execute("DROP INDEX fact_sales_order_version")
+        config = fact_table_without_version_key(db, tmp_path)
         monkeypatch.setenv("LOADSTAR_CONFIG", str(config))
         monkeypatch.setenv("LOADSTAR_TABLE_LOCK_WAIT_SECONDS", "0")
         dims = dimension_files()

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mypy_boto3_s3 import S3Client
@@ -23,13 +24,10 @@ pytestmark = pytest.mark.usefixtures("env")
 CEILING_MB = 250
 
 
-def peak_rss_loading(
-    body: bytes, rows: int, s3: S3Client, env: dict[str, str], bucket: str
-) -> float:
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="fact/big-2024-05-24 14:35:22.parquet", Body=body)
+def run_python(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """A fresh interpreter running ``argv``; the JSON line it prints last."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.worker", "loadstar_facts", json.dumps({"bucket": bucket})],
+        [sys.executable, *argv],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -38,7 +36,18 @@ def peak_rss_loading(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def peak_rss_loading(
+    body: bytes, rows: int, s3: S3Client, env: dict[str, str], bucket: str
+) -> float:
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="fact/big-2024-05-24 14:35:22.parquet", Body=body)
+    result = run_python(
+        ["-m", "bench.worker", "loadstar_facts", json.dumps({"bucket": bucket})], env
+    )
     assert result["rows"] == rows
     # Nothing asked for a DataFrame: nothing may have tried to import pandas.
     assert result["pandas_imported"] is False
@@ -86,16 +95,8 @@ def test_no_load_tries_to_import_pandas(
 
     files = terrific_totes(2, 30)  # dimensions, then facts with foreign keys checked per file
     put_files(s3, bucket, files)
-    done = subprocess.run(
-        [sys.executable, "-c", PANDAS_WATCH],
-        cwd=ROOT,
-        env={**os.environ, **env, "LOADSTAR_LOG_LEVEL": "WARNING"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run_python(
+        ["-c", PANDAS_WATCH], {**os.environ, **env, "LOADSTAR_LOG_LEVEL": "WARNING"}
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert (result["status"], result["files"]) == ("loaded", len(files))
     assert result["pandas"] is None, result["pandas"]
