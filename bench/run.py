@@ -19,8 +19,10 @@ One run, one machine, the same rows for every method:
 7. prints one table of rows/s, ratios and peak RSS, and writes
    ``bench/results.json``.
 
-Every load runs in a fresh process (``bench.worker``). ``--quick`` runs the
-same code on tiny data, for the smoke test.
+Every load runs in a fresh process (``bench.worker``), timed as a warm
+Lambda invocation: the S3 client made and the import-time objects frozen
+before the clock starts, as each baseline's connection is opened before its
+own. ``--quick`` runs the same code on tiny data, for the smoke test.
 """
 
 from __future__ import annotations
