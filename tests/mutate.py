@@ -51,6 +51,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.txt"
 IT = "tests/integration/"
 
+# The warehouse modules' edge tests hold behaviours that cross them (a write's
+# ledger row, a foreign key's error text), so each of them runs all four files.
+WAREHOUSE_EDGES = tuple(
+    IT + f"test_{module}_edges.py" for module in ("errors", "ledger", "write", "foreign_keys")
+)
+
 # The tests a module's mutants run: those of [tool.mutmut]'s selection that
 # reached the mutated function AND whose node id starts with one of these
 # (tests/conftest.py deselects the rest). The end-to-end tests reach nearly
@@ -65,12 +71,14 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "loadstar.shape.text": ("tests/unit/",),
     "loadstar.shape.failures": ("tests/unit/",),
     "loadstar.warehouse.errors": (
+        *WAREHOUSE_EDGES,
         "tests/unit/",
         IT + "test_scopes.py",
         IT + "test_privileges.py",
         IT + "test_bad_files.py",  # the few [tool.mutmut] selects
     ),
     "loadstar.warehouse.ledger": (
+        *WAREHOUSE_EDGES,
         IT + "test_exactly_once.py",
         IT + "test_runs.py",
         IT + "test_concurrency.py",
@@ -78,6 +86,7 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         IT + "test_bad_files.py::test_a_failed_file_is_retried",
     ),
     "loadstar.warehouse.write": (
+        *WAREHOUSE_EDGES,
         IT + "test_exactly_once.py",
         IT + "test_runs.py",
         IT + "test_foreign_keys.py",
@@ -87,6 +96,7 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         IT + "test_exactness.py::test_a_dimension_keyed_by_an_always_generated_identity",
     ),
     "loadstar.warehouse.foreign_keys": (
+        *WAREHOUSE_EDGES,
         IT + "test_foreign_keys.py",
         IT + "test_privileges.py",
         IT + "test_guarantees.py::test_a_missing_foreign_key_is_found_in_any_batch",

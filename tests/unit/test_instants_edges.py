@@ -1,0 +1,98 @@
+"""Dates, times and timestamps into date, time, timestamp and timestamptz columns, at their
+edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from loadstar.shape.casting import CastFailure, cast_array
+from loadstar.shape.table import Column
+
+OUTSIDE = "is outside the range of dates PostgreSQL holds (4713 BC to 294276 AD)"
+LAST_TIMESTAMP_DAY = (2**63 - 1) // 86_400_000_000
+"""The last day whose midnight a 64-bit count of microseconds since 1970 holds."""
+
+
+def col(base: str) -> Column:
+    return Column("c", base, base, False, False, False)
+
+
+def refusal(array: pa.Array[Any], column: Column) -> tuple[str, int | None]:
+    with pytest.raises(CastFailure) as caught:
+        cast_array(array, column)
+    return caught.value.message, caught.value.index
+
+
+# -- dates into timestamps ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("base", ["timestamp", "timestamptz"])
+def test_a_date_into_a_timestamp_is_its_midnight_in_utc(base: str) -> None:
+    out = cast_array(pa.array([dt.date(2024, 5, 24), None]), col(base))
+    zone = dt.UTC if base == "timestamptz" else None
+    assert out.type == pa.timestamp("us", tz="UTC" if zone else None)
+    assert out.to_pylist() == [dt.datetime(2024, 5, 24, tzinfo=zone), None]
+
+
+def test_a_date64_into_a_timestamp_is_its_midnight() -> None:
+    out = cast_array(pa.array([dt.date(2024, 5, 24)], pa.date64()), col("timestamp"))
+    assert out.to_pylist() == [dt.datetime(2024, 5, 24)]
+
+
+def test_the_last_date_a_timestamp_holds_loads() -> None:
+    array = pa.array([LAST_TIMESTAMP_DAY], pa.int32()).view(pa.date32())
+    out = cast_array(array, col("timestamp"))
+    assert out.cast(pa.int64()).to_pylist() == [LAST_TIMESTAMP_DAY * 86_400_000_000]
+
+
+def test_a_date_a_date_column_holds_but_a_timestamp_does_not_is_named() -> None:
+    array = pa.array([0, LAST_TIMESTAMP_DAY + 1], pa.int32()).view(pa.date32())
+    assert cast_array(array, col("date")).cast(pa.int32()).to_pylist() == [
+        0,
+        LAST_TIMESTAMP_DAY + 1,
+    ]
+    assert refusal(array, col("timestamp")) == (OUTSIDE, 1)
+
+
+# -- types that are not instants ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("base", ["date", "time", "timestamp", "timestamptz"])
+def test_a_value_that_is_no_instant_is_named_by_its_first_row_with_a_value(base: str) -> None:
+    array = pa.array([None, None, True])
+    assert refusal(array, col(base)) == (f"holds bool values but the column is {base}", 2)
+
+
+# -- text into timestamps -----------------------------------------------------------------------
+
+
+def test_timestamps_with_offsets_load_as_their_utc_instants() -> None:
+    array = pa.array(["2024-05-24T10:00:00+02:00", "2024-05-24T11:00:00Z", None])
+    out = cast_array(array, col("timestamp"))
+    assert out.to_pylist() == [dt.datetime(2024, 5, 24, 8), dt.datetime(2024, 5, 24, 11), None]
+
+
+def test_text_with_offsets_into_a_date_keeps_the_utc_date() -> None:
+    array = pa.array(["2024-05-24T01:00:00+02:00"])
+    assert cast_array(array, col("date")).to_pylist() == [dt.date(2024, 5, 23)]
+
+
+def test_text_that_is_no_timestamp_among_ones_with_offsets_is_named() -> None:
+    array = pa.array(["2024-05-24T10:00:00+02:00", "2024-05-24T11:00:00Z", "soon"])
+    assert refusal(array, col("timestamptz")) == (
+        "is not an ISO 8601 date or timestamp for timestamptz",
+        2,
+    )
+
+
+def test_text_mixing_timestamps_with_and_without_offsets_names_the_first_misfit() -> None:
+    # Each form alone parses; the file must keep to one of them.
+    array = pa.array(["2024-05-24T10:00:00Z", "2024-05-24T11:00:00", "later"])
+    assert refusal(array, col("timestamp")) == (
+        "is not an ISO 8601 date or timestamp for timestamp",
+        2,
+    )
