@@ -63,6 +63,7 @@ WAREHOUSE_EDGES = tuple(
 # every function; running them all for every surviving mutant takes hours.
 MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "loadstar.source.keys": ("tests/unit/",),
+    "loadstar.source.claims": ("tests/unit/",),
     "loadstar.run.pending": ("tests/unit/",),
     "loadstar.run.budget": ("tests/unit/",),
     "loadstar.shape.casting": ("tests/unit/",),
@@ -103,6 +104,14 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         IT + "test_exactness.py::test_a_dimension_change_keeps_every_foreign_key_pointing_into",
         IT + "test_bad_files.py::test_a_bad_fact_file_loads_nothing_and_later_files_still_load"
         "[foreign key that misses]",
+    ),
+    "loadstar.warehouse.versions": (
+        IT + "test_versions_edges.py",
+        IT + "test_write_edges.py",
+        IT + "test_runs.py",
+        IT + "test_exactly_once.py",
+        IT + "test_events.py",
+        IT + "test_concurrency.py",
     ),
 }
 
