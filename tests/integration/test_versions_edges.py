@@ -164,3 +164,21 @@ def test_rows_from_no_file_count_only_what_changed(db: Conn) -> None:
     assert load_to_warehouse(rows, "dim_staff") == 0
     assert load_to_warehouse(staff([2, 3], department="Api"), "dim_staff") == 1
     assert department(db, 3) == "Api"
+
+
+def test_a_changed_row_is_updated_without_writing_its_key(
+    s3: S3Client, bucket: str, db: Conn
+) -> None:
+    # A trigger on the key column stands for anything that watches keys being written.
+    db.execute("""
+        CREATE FUNCTION refuse_key_write() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'staff_id written'; END
+        $$;
+        CREATE TRIGGER refuse_key_write BEFORE UPDATE OF staff_id ON dim_staff
+            FOR EACH ROW EXECUTE FUNCTION refuse_key_write();
+    """)
+    put_table(s3, bucket, staff_key("2024-05-24 10:00:00"), staff([1, 2], department="Old"))
+    load_dim_tables(bucket)
+    put_table(s3, bucket, staff_key("2024-05-24 11:00:00"), staff([1], department="New"))
+    assert load_dim_tables(bucket)["files_loaded"] == 1
+    assert [department(db, i) for i in (1, 2)] == ["New", "Old"]
