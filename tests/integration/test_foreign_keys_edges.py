@@ -190,3 +190,22 @@ def test_a_match_full_key_is_left_to_postgresql(
     put_table(s3, bucket, "fact/strict-2024-05-25.parquet", half)
     assert "fact_strict_country_code_fkey" in failure("fact_strict")
     assert count(tables, "fact_strict") == 1
+
+
+def test_a_key_column_with_a_default_that_the_file_supplies_is_checked_once_per_file(
+    tables: Conn, s3: S3Client, bucket: str, log_lines: LogLines
+) -> None:
+    tables.execute("ALTER TABLE fact_visit ALTER COLUMN code SET DEFAULT 'LDS'")
+    put_table(s3, bucket, "fact/visit-2024-05-24.parquet", visits(country=["GB"], code=["LON"]))
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert mode(log_lines, "fact_visit") == {"per_file"}
+
+
+def test_a_file_without_rows_checks_no_key_and_loads(
+    tables: Conn, s3: S3Client, bucket: str, log_lines: LogLines
+) -> None:
+    empty = visits(city_id=pa.array([1], pa.int64())).slice(0, 0)
+    put_table(s3, bucket, "fact/visit-2024-05-24.parquet", empty)
+    assert lambda_handler({}, None)["status"] == "loaded"
+    assert count(tables, "fact_visit") == 0
+    assert load_to_warehouse(empty, "fact_visit") == 0  # no batch at all
