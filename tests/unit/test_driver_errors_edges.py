@@ -13,7 +13,7 @@ from loadstar.errors import (
     TransientError,
 )
 from loadstar.shape.table import Column, TableInfo
-from loadstar.warehouse.errors import classify, classify_ledger, hint_for
+from loadstar.warehouse.errors import classify, classify_ledger, hint_for, is_transient
 
 TABLE = TableInfo(
     "public", "dim_thing", (Column("id", "int4", "integer", True, False, False),), ("id",)
@@ -116,3 +116,19 @@ def test_a_transient_ledger_error_keeps_its_sqlstate() -> None:
     assert type(error) is TransientError
     assert str(error) == "warehouse connection problem: deadlock detected"
     assert error.sqlstate == "40P01"
+
+
+def test_a_loadstar_transient_error_is_transient_and_other_exceptions_are_not() -> None:
+    assert is_transient(TransientError("connection reset"))
+    assert not is_transient(ValueError("connection reset"))
+    assert not is_transient(TimeoutError("08006"))
+
+
+def test_an_error_naming_the_staging_table_names_the_table_when_none_is_known() -> None:
+    exc = psycopg.errors.NotNullViolation(
+        'null value in column "id" of relation "loadstar_stage" violates not-null constraint'
+    )
+    error = classify(exc)
+    assert 'of relation "the table" violates' in str(error)
+    assert "loadstar_stage" not in str(error)
+    assert 'of relation "public.dim_thing" violates' in str(classify(exc, table=TABLE))
