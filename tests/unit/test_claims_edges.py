@@ -72,6 +72,9 @@ def test_a_claim_holds_its_key_and_the_instant_it_carries(
         (KeyRule(pattern="exports/*/staff.parquet"), "exports/eu/staffXparquet"),
         (KeyRule(pattern="{timestamp}/staff.parquet"), "latest/staff.parquet"),
         (KeyRule(pattern="staff-{timestamp}.parquet"), "staff-12.parquet"),
+        # a timestamp must be the whole of what {timestamp} stands for, and a real instant
+        (KeyRule(pattern="{timestamp}/staff.parquet"), "v2024-05-24/staff.parquet"),
+        (KeyRule(pattern="{timestamp}/staff.parquet"), "2024-02-30/staff.parquet"),
     ],
 )
 def test_keys_a_rule_does_not_claim(rule: KeyRule, key: str) -> None:
@@ -177,6 +180,10 @@ def test_why_a_key_under_the_listing_is_not_one_of_the_tables_files(
         ("dimension/_SUCCESS", False),
         ("dimension/.staff.parquet.crc", False),
         ("dimension/", False),
+        ("dimension/staff/", False),
+        ("dimension/staff/_SUCCESS", False),
+        ("dimension/.2024-05-24.parquet", False),
+        ("dimension/staff.JSON", False),
         ("_SUCCESS", False),
         ("staff.csv", False),
     ],
