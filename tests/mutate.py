@@ -134,12 +134,20 @@ def tests_for(mutant: str) -> tuple[str, ...] | None:
 
 
 def start_stacks(workdir: Path, count: int) -> list[LocalServices]:
+    import psycopg
+
     from loadstar.dev.local import LocalServices
 
     stacks = []
     for n in range(count):
         (workdir / str(n)).mkdir()
         stacks.append(LocalServices(workdir / str(n)).start())
+        # A throwaway cluster: nothing it holds must survive a crash, and every mutant's
+        # session creates databases, which fsync would write through to the disk.
+        with psycopg.connect(stacks[-1].database_url(), autocommit=True) as conn:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                conn.execute(f"ALTER SYSTEM SET {setting} = off".encode())
+            conn.execute("SELECT pg_reload_conf()")
     return stacks
 
 
