@@ -139,3 +139,28 @@ def test_a_wide_numeric_names_a_value_with_too_many_decimal_places() -> None:
 def test_the_first_value_beyond_moneys_range_is_named_before_a_later_wider_one() -> None:
     array = pa.array([95_000_000_000_000_000, 200_000_000_000_000_000], pa.int64())
     assert refusal(array, MONEY) == ("does not fit money", 0)
+
+
+# -- integers and floats into numerics of every width -------------------------------------------
+
+
+def test_an_integer_into_a_numeric_with_many_decimal_places_keeps_its_value() -> None:
+    out = cast_array(pa.array([10**18, -7], pa.int64()), numeric(70, 30))
+    assert out.to_pylist() == [Decimal(10**18), Decimal(-7)]
+
+
+def test_the_largest_unsigned_integer_fits_a_wide_numeric_with_nineteen_places() -> None:
+    out = cast_array(pa.array([2**64 - 1], pa.uint64()), numeric(50, 19))
+    assert out.to_pylist() == [Decimal(2**64 - 1)]
+
+
+@pytest.mark.parametrize("precision", [20, 38, 39, 40, 76])
+def test_a_float_into_a_numeric_of_any_precision_arrow_holds_is_exact(precision: int) -> None:
+    out = cast_array(pa.array([1.25, -0.5, None]), numeric(precision, 2))
+    assert out.to_pylist() == [Decimal("1.25"), Decimal("-0.50"), None]
+
+
+def test_float_noise_around_zero_is_zero() -> None:
+    noise = 0.1 + 0.2 - 0.3  # 5.55e-17, not 0
+    out = cast_array(pa.array([noise, -noise]), numeric(10, 2))
+    assert out.to_pylist() == [Decimal("0.00"), Decimal("0.00")]
