@@ -96,3 +96,23 @@ def test_text_mixing_timestamps_with_and_without_offsets_names_the_first_misfit(
         "is not an ISO 8601 date or timestamp for timestamp",
         2,
     )
+
+
+def test_text_that_is_not_a_time_of_day_is_named_by_its_row() -> None:
+    column = Column("c", "time", "time without time zone", False, False, False)
+    with pytest.raises(CastFailure) as caught:
+        cast_array(pa.array(["10:00:00", "25:00:00"]), column)
+    assert (caught.value.message, caught.value.index) == (
+        "is not a time of day (HH:MM:SS[.ffffff])",
+        1,
+    )
+
+
+def test_a_time_with_nanoseconds_is_refused_and_one_in_microseconds_kept() -> None:
+    column = Column("c", "time", "time without time zone", False, False, False)
+    exact = pa.array([0, 1_000], pa.int64()).view(pa.time64("ns"))
+    assert cast_array(exact, column).to_pylist() == [dt.time(0), dt.time(0, 0, 0, 1)]
+    finer = pa.array([1_000, 1_001], pa.int64()).view(pa.time64("ns"))
+    with pytest.raises(CastFailure) as caught:
+        cast_array(finer, column)
+    assert (caught.value.message, caught.value.index) == ("has sub-microsecond digits", 1)
