@@ -116,3 +116,45 @@ def test_a_time_with_nanoseconds_is_refused_and_one_in_microseconds_kept() -> No
     with pytest.raises(CastFailure) as caught:
         cast_array(finer, column)
     assert (caught.value.message, caught.value.index) == ("has sub-microsecond digits", 1)
+
+
+TIMESTAMP = Column("c", "timestamp", "timestamp without time zone", False, False, False)
+OUT_OF_RANGE = "is outside the range of dates PostgreSQL holds (4713 BC to 294276 AD)"
+FIRST_MICROSECOND = -210866803200000000  # 4713-11-24 BC, PostgreSQL's first instant
+
+
+def refused(array: pa.Array[Any], column: Column = TIMESTAMP) -> tuple[str, int | None]:
+    with pytest.raises(CastFailure) as caught:
+        cast_array(array, column)
+    return caught.value.message, caught.value.index
+
+
+@pytest.mark.parametrize(("unit", "per_second"), [("s", 1), ("ms", 1_000), ("us", 1_000_000)])
+def test_a_timestamp_at_either_end_of_the_range_loads_and_one_beyond_is_named(
+    unit: str, per_second: int
+) -> None:
+    first = -(-FIRST_MICROSECOND * per_second // 1_000_000)
+    last = min(2**63 - 1, (2**63 - 1) * per_second // 1_000_000)
+    ends = pa.array([first, last], pa.int64()).view(pa.timestamp(unit))
+    microseconds = cast_array(ends, TIMESTAMP).cast(pa.int64()).to_pylist()
+    assert microseconds == [first * 1_000_000 // per_second, last * 1_000_000 // per_second]
+    assert refused(pa.array([first, first - 1], pa.int64()).view(pa.timestamp(unit))) == (
+        OUT_OF_RANGE,
+        1,
+    )
+    if last < 2**63 - 1:
+        beyond = pa.array([last, last + 1], pa.int64()).view(pa.timestamp(unit))
+        assert refused(beyond) == (OUT_OF_RANGE, 1)
+
+
+def test_a_timestamp_with_nanoseconds_is_refused_by_row() -> None:
+    array = pa.array([1_000, 2**63 - 1_808, 2**63 - 1], pa.int64()).view(pa.timestamp("ns"))
+    assert refused(array) == ("has sub-microsecond digits", 2)
+    aware = pa.array([5_000, 5_001], pa.int64()).view(pa.timestamp("ns", tz="UTC"))
+    assert refused(aware) == ("has sub-microsecond digits", 1)
+
+
+def test_a_date64_with_a_time_of_day_is_refused_by_row() -> None:
+    column = Column("c", "date", "date", False, False, False)
+    array = pa.array([86_400_000, 86_400_001], pa.int64()).view(pa.date64())
+    assert refused(array, column) == ("is a date64 with a time of day, not a date", 1)
