@@ -164,3 +164,13 @@ def test_float_noise_around_zero_is_zero() -> None:
     noise = 0.1 + 0.2 - 0.3  # 5.55e-17, not 0
     out = cast_array(pa.array([noise, -noise]), numeric(10, 2))
     assert out.to_pylist() == [Decimal("0.00"), Decimal("0.00")]
+
+
+def test_a_decimal_with_more_places_loads_when_they_are_zeros() -> None:
+    array = pa.array([Decimal("1.250"), Decimal("-3.000")], pa.decimal128(10, 3))
+    assert cast_array(array, numeric(10, 2)).to_pylist() == [Decimal("1.25"), Decimal("-3.00")]
+
+
+def test_a_float_into_a_numeric_of_only_decimal_places_is_exact() -> None:
+    out = cast_array(pa.array([0.125, -0.5]), numeric(3, 3))
+    assert out.to_pylist() == [Decimal("0.125"), Decimal("-0.500")]
