@@ -73,3 +73,26 @@ def test_keys_only_a_trigger_makes_equal_are_refused_as_appearing_several_times(
         "appears several times in the file; a dimension file may hold each key once"
     )
     assert count(tables, "dim_code") == 0
+
+
+def test_a_version_repeated_within_a_file_is_appended_once_without_a_unique_index(
+    env: dict[str, str], db: Conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.execute(
+        "CREATE TABLE fact_reading (reading_id bigint NOT NULL, taken text NOT NULL,"
+        " value integer NOT NULL)"
+    )
+    config = tmp_path / "loadstar.toml"
+    config.write_text('[tables.fact_reading]\nversion_key = ["reading_id", "taken"]\n')
+    monkeypatch.setenv("LOADSTAR_CONFIG", str(config))
+    rows = {
+        "reading_id": pa.array([1, 1, 2, 1], pa.int64()),
+        "taken": ["09:00", "09:00", "09:00", "10:00"],
+        "value": pa.array([10, 11, 20, 12], pa.int64()),
+    }
+    assert load_to_warehouse(pa.table(rows), "fact_reading") == 3
+    assert load_to_warehouse(pa.table(rows), "fact_reading") == 0
+    stored = db.execute(
+        "SELECT reading_id, taken, value FROM fact_reading ORDER BY 1, 2"
+    ).fetchall()
+    assert stored == [(1, "09:00", 10), (1, "10:00", 12), (2, "09:00", 20)]
