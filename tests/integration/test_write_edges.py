@@ -85,7 +85,7 @@ def test_a_version_repeated_within_a_file_is_appended_once_without_a_unique_inde
     config = tmp_path / "loadstar.toml"
     config.write_text('[tables.fact_reading]\nversion_key = ["reading_id", "taken"]\n')
     monkeypatch.setenv("LOADSTAR_CONFIG", str(config))
-    rows = {
+    rows: dict[str, Any] = {
         "reading_id": pa.array([1, 1, 2, 1], pa.int64()),
         "taken": ["09:00", "09:00", "09:00", "10:00"],
         "value": pa.array([10, 11, 20, 12], pa.int64()),
