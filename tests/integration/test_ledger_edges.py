@@ -77,3 +77,16 @@ def test_an_operators_skip_stays_whatever_a_run_records_after(conn: Conn) -> Non
     assert record(conn, file, Status.SKIPPED, "skipped again")
     row = ledger_rows(conn)[file.key]
     assert (row["status"], row["reason"]) == ("skipped", "skipped again")
+
+
+def test_the_newest_loaded_file_is_the_latest_instant_then_the_greatest_key(conn: Conn) -> None:
+    assert ledger.newest_loaded(conn, SCHEMA, BUCKET, TABLE) is None
+    later = SourceFile(
+        "dimension/staff-b.parquet", "e2", 1, datetime(2024, 5, 25, tzinfo=UTC), True
+    )
+    tie = SourceFile("dimension/staff-c.parquet", "e3", 1, datetime(2024, 5, 25, tzinfo=UTC), True)
+    for file in (source(), later, tie):
+        assert load(conn, file)
+    record(conn, source("dimension/staff-z.parquet"), Status.FAILED)  # not loaded: not counted
+    assert ledger.newest_loaded(conn, SCHEMA, BUCKET, TABLE) == (tie.instant, tie.key)
+    assert ledger.newest_loaded(conn, SCHEMA, "other-bucket", TABLE) is None
