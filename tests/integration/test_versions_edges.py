@@ -182,3 +182,22 @@ def test_a_changed_row_is_updated_without_writing_its_key(
     put_table(s3, bucket, staff_key("2024-05-24 11:00:00"), staff([1], department="New"))
     assert load_dim_tables(bucket)["files_loaded"] == 1
     assert [department(db, i) for i in (1, 2)] == ["New", "Old"]
+
+
+def test_a_dimension_keyed_by_a_column_named_key_converges_too(
+    s3: S3Client, bucket: str, db: Conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "key" is also a column of the ledger that versions are seeded from.
+    db.execute("CREATE TABLE dim_setting (key text PRIMARY KEY, value text NOT NULL)")
+    config = tmp_path / "loadstar.toml"
+    config.write_text('[tables.dim_setting]\nprefix = "dimension/setting"\n')
+    monkeypatch.setenv("LOADSTAR_CONFIG", str(config))
+    newer = "dimension/setting-2024-05-24 12:00:00.parquet"
+    put_table(s3, bucket, newer, pa.table({"key": ["a"], "value": ["new"]}))
+    load_dim_tables(bucket)
+    full_listings(monkeypatch)
+    older = "dimension/setting-2024-05-24 09:00:00.parquet"
+    put_table(s3, bucket, older, pa.table({"key": ["a", "b"], "value": ["old", "old"]}))
+    load_dim_tables(bucket)
+    rows = db.execute("SELECT key, value FROM dim_setting ORDER BY 1").fetchall()
+    assert rows == [("a", "new"), ("b", "old")]
