@@ -26,3 +26,34 @@ def test_a_loaded_file_changed_in_place_is_reported_whole_with_its_replay_comman
             f"loadstar replay {KEY}",
         )
     ]
+
+
+def entry(key: str, etag: str = "e") -> Any:
+    return {"Key": key, "ETag": f'"{etag}"', "Size": 10, "LastModified": datetime.now(UTC)}
+
+
+def test_a_key_no_rule_claims_holds_back_none_of_the_keys_listed_after_it() -> None:
+    mine = "fact/sales_order-2024-05-24T10:00:00Z.parquet"
+    listing = [
+        entry("fact/sales_order_line-2024-05-24.parquet"),
+        entry("fact/notes.txt"),
+        entry(mine),
+    ]
+    todo = pending_files(KeyRule(prefix="fact/sales_order"), listing, Known({}))
+    assert [f.key for f in todo.to_load] == [mine]
+    assert todo.not_claimed == ["fact/sales_order_line-2024-05-24.parquet", "fact/notes.txt"]
+
+
+def test_changed_files_are_reported_oldest_instant_first_whatever_their_keys() -> None:
+    # 01:00Z, then 23:00-05:00 the evening before, which is 04:00Z: newer, though it sorts first.
+    older = "fact/sales_order-2024-05-25 01:00:00.parquet"
+    newer = "fact/sales_order-2024-05-24T23:00:00-05:00.parquet"
+    third = "fact/sales_order-2024-05-25 02:00:00.parquet"
+    listing = [entry(newer, "n2"), entry(third, "t2"), entry(older, "o2")]
+    known = Known({older: ("o1", "loaded"), newer: ("n1", "loaded"), third: ("t1", "loaded")})
+    todo = pending_files(KeyRule(prefix="fact/sales_order"), listing, known)
+    assert [(f.key, etag) for f, etag in todo.changed] == [
+        (older, "o1"),
+        (third, "t1"),
+        (newer, "n1"),
+    ]
