@@ -115,12 +115,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
     services.stop()
 
 
+TEMPLATE_READY = "loadstar warehouse template, complete"
+
+
 @pytest.fixture(scope="session")
 def template_db(stack: LocalServices) -> str:
+    if isinstance(stack, AttachedServices) and _template_ready(stack):
+        return TEMPLATE  # made by an earlier session on this stack, from the same DDL
     url = stack.create_database(TEMPLATE)
     with psycopg.connect(url, autocommit=True) as conn:
         init_warehouse(conn)
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(TEMPLATE), sql.Literal(TEMPLATE_READY)
+            )
+        )
     return TEMPLATE
+
+
+def _template_ready(stack: LocalServices) -> bool:
+    """Whether the stack holds a template a session finished making (it may have been killed)."""
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (TEMPLATE,),
+        ).fetchone()
+    return row is not None and row[0] == TEMPLATE_READY
 
 
 @pytest.fixture

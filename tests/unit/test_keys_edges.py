@@ -1,0 +1,63 @@
+"""The instant a key carries, at the edges of the forms it may take."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from loadstar.source.keys import instant_from_key
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rest", "expected"),
+    [
+        ("-1716561322.25.parquet", utc(2024, 5, 24, 14, 35, 22, 250000)),
+        ("-1716561322.5.parquet", utc(2024, 5, 24, 14, 35, 22, 500000)),
+        ("-1716561322.000007.parquet", utc(2024, 5, 24, 14, 35, 22, 7)),
+    ],
+)
+def test_epoch_seconds_with_a_fraction_keep_the_fraction(rest: str, expected: datetime) -> None:
+    assert instant_from_key(rest) == expected
+
+
+def test_a_fraction_beyond_microseconds_is_cut_not_rounded() -> None:
+    found = instant_from_key("-1716561322.1234567.parquet")
+    assert found == utc(2024, 5, 24, 14, 35, 22, 123456)
+
+
+def test_an_epoch_of_milliseconds_with_a_fraction_is_no_instant_but_a_later_epoch_is() -> None:
+    found = instant_from_key("-1716561322123.5-1716561400.parquet")
+    assert found == utc(2024, 5, 24, 14, 36, 40)
+
+
+def test_an_epoch_of_milliseconds_with_a_fraction_alone_is_no_instant() -> None:
+    assert instant_from_key("-1716561322123.5.parquet") is None
+
+
+@pytest.mark.parametrize(
+    ("rest", "expected"),
+    [
+        ("-1716561322123456789.parquet", utc(2024, 5, 24, 14, 35, 22, 123456)),
+        ("-1716561322999999999.parquet", utc(2024, 5, 24, 14, 35, 22, 999999)),
+        ("-1716561322999.parquet", utc(2024, 5, 24, 14, 35, 22, 999000)),
+    ],
+)
+def test_epoch_digits_beyond_microseconds_are_cut_not_rounded(
+    rest: str, expected: datetime
+) -> None:
+    assert instant_from_key(rest) == expected
+
+
+def test_an_impossible_date_is_passed_over_for_a_later_real_one() -> None:
+    assert instant_from_key("/2024-02-30/2024-05-24.parquet") == utc(2024, 5, 24)
+
+
+def test_an_impossible_date_after_a_real_one_leaves_the_real_one() -> None:
+    assert instant_from_key("/2024-05-24/2024-02-30.parquet") == utc(2024, 5, 24)
