@@ -131,11 +131,6 @@ def test_a_wide_numeric_names_a_value_with_too_many_decimal_places() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="to_money checks 19 digits before money's range, so a later value of 18 or more "
-    "integer digits is named ahead of an earlier one just beyond money's range",
-)
 def test_the_first_value_beyond_moneys_range_is_named_before_a_later_wider_one() -> None:
     array = pa.array([95_000_000_000_000_000, 200_000_000_000_000_000], pa.int64())
     assert refusal(array, MONEY) == ("does not fit money", 0)

@@ -114,8 +114,9 @@ def to_money(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
     require_number(array, column)
     if pa.types.is_floating(array.type):
         check_finite(array, column)
-    cents = _to_decimal(array, column, 19, 2)
-    low, high = (scalar(v, pa.decimal128(19, 2)) for v in _MONEY)
+    # Wide first, so that the first value beyond money's range is the one named.
+    cents = _to_decimal(array, column, 76, 2)
+    low, high = (scalar(v, cents.type) for v in _MONEY)
     index = first_true(pc.or_(pc.less(cents, low), pc.greater(cents, high)))
     if index is not None:
         raise CastFailure(f"does not fit {column.declared}", index=index)
