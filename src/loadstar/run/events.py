@@ -142,7 +142,8 @@ def _from_s3_records(records: list[Any], message_id: str | None) -> tuple[list[N
         if not name.startswith("ObjectCreated"):
             ignored.append(f"{message_id or 'event'}: {name or 'an event'} is not a new object")
             continue
-        obj, bucket = s3.get("object") or {}, (s3.get("bucket") or {}).get("name")
+        obj = _mapping(s3.get("object"), "the notification's object")
+        bucket = _mapping(s3.get("bucket"), "the notification's bucket").get("name")
         notices.append(
             Notice(
                 bucket=_text(bucket, "the notification's bucket"),
@@ -159,8 +160,9 @@ def _from_s3_records(records: list[Any], message_id: str | None) -> tuple[list[N
 def _from_eventbridge(event: Mapping[str, Any], message_id: str | None = None) -> Trigger:
     if event.get("detail-type") != "Object Created":
         return Trigger(ignored=[f"{event.get('detail-type')!r} is not a new object"])
-    detail = event.get("detail") or {}
-    obj, bucket = detail.get("object") or {}, (detail.get("bucket") or {}).get("name")
+    detail = _mapping(event.get("detail"), "the event's detail")
+    obj = _mapping(detail.get("object"), "the event's detail.object")
+    bucket = _mapping(detail.get("bucket"), "the event's detail.bucket").get("name")
     notice = Notice(
         bucket=_text(bucket, "the event's detail.bucket.name"),
         key=_text(obj.get("key"), "the event's detail.object.key"),
@@ -181,6 +183,12 @@ def _named_bucket(event: Mapping[str, Any]) -> str | None:
         if value is not None:
             return _text(value, "the event's bucket")
     return None
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must be an object, got {value!r}")
+    return value
 
 
 def _text(value: object, what: str) -> str:
