@@ -225,3 +225,36 @@ def test_a_ledger_from_an_older_loadstar_gains_the_replay_columns(
     summary = load_dim_tables(bucket)
     assert summary["files_loaded"] == 1
     assert {row["replays"] for row in ledger(db).values()} == {0}
+
+
+@pytest.mark.parametrize("setting", ["DateStyle = 'SQL, DMY'", "TimeZone = 'Pacific/Kiritimati'"])
+def test_a_date_keyed_dimension_converges_whatever_the_sessions_settings(
+    setting: str,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import date
+
+    from loadstar.dev.sample import date_table
+
+    def days(name: str) -> pa.Table:
+        table = date_table(date(2024, 1, 1), date(2024, 1, 3))
+        index = table.schema.get_field_index("day_name")
+        return table.set_column(index, "day_name", pa.array([name] * 3, pa.string()))
+
+    newer = f"dimension/date-{stamp(START + timedelta(days=1))}.parquet"
+    older = f"dimension/date-{stamp(START)}.parquet"
+    put_table(s3, bucket, newer, days("newer"))
+    load_dim_tables(bucket)
+    dbname = db.execute("SELECT current_database()").fetchone()
+    assert dbname is not None
+    db.execute(f"ALTER DATABASE {dbname[0]} SET {setting}")  # every later session
+    put_table(s3, bucket, older, days("older"))
+    monkeypatch.setenv("LOADSTAR_FULL_LISTING_INTERVAL_SECONDS", "0")
+    summary = load_dim_tables(bucket)
+    assert summary["tables"]["dim_date"]["loaded"] == [older]
+    names = db.execute("SELECT DISTINCT day_name FROM dim_date").fetchall()
+    assert names == [("newer",)]

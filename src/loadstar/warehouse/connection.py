@@ -140,6 +140,9 @@ def open_connection(
             )
             sleep(delay)
         else:
+            # The text form of dates and times the driver reads back is ISO
+            # whatever the role's or database's DateStyle says.
+            conn.execute("SET DateStyle TO ISO, YMD")
             return conn
 
 

@@ -73,6 +73,9 @@ def upsert(cur: Cursor, plan: LoadPlan, stage: sql.Identifier, version: FileVers
             ).format(**parts)
         )
         return max(cur.rowcount, 0)
+    # A key's text must not depend on the session's settings (a role's DateStyle
+    # or TimeZone changed between two loads): pinned for this transaction.
+    cur.execute(_KEY_TEXT_SETTINGS)
     _seed(cur, plan, version)
     row_key = _row_key(key, "s")
     cur.execute(
@@ -107,6 +110,12 @@ def upsert(cur: Cursor, plan: LoadPlan, stage: sql.Identifier, version: FileVers
     )
     row = cur.fetchone()
     return int(str(row[0])) if row else 0
+
+
+_KEY_TEXT_SETTINGS = sql.SQL(
+    "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('TimeZone', 'UTC', true), "
+    "set_config('IntervalStyle', 'postgres', true), set_config('extra_float_digits', '1', true)"
+)
 
 
 def _seed(cur: Cursor, plan: LoadPlan, version: FileVersion) -> None:
