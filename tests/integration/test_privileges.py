@@ -14,6 +14,8 @@ from conftest import ROLE
 from loadstar import LoadFailedError, lambda_handler
 from loadstar.cli import EXIT_CONFIG, EXIT_OK, main
 from loadstar.dev.sample import dimension_files, fact_files, terrific_totes
+from loadstar.errors import LedgerError
+from loadstar.warehouse.ledger import ensure_ledger
 from support import Conn, expected_facts, ledger, put_files, warehouse_facts
 
 
@@ -28,6 +30,7 @@ def test_the_documented_role_loads_everything(
     with psycopg.connect(as_loader) as conn:
         row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
     assert row == (False,)
+    assert not log_lines.events("ledger_outdated")  # a current ledger needs nothing added
     facts = [
         line for line in log_lines.events("file_loaded") if line["table"] == "fact_sales_order"
     ]
@@ -95,7 +98,10 @@ def test_a_ledger_from_an_older_loadstar_does_not_stop_the_role(
     put_files(s3, bucket, dimension_files())
     # the role may not alter the ledger: runs go on without the replay columns
     assert lambda_handler({}, None)["status"] == "loaded"
-    assert log_lines.events("ledger_outdated")
+    outdated = log_lines.events("ledger_outdated")
+    assert [(line["level"], line["advice"]) for line in outdated] == [
+        ("warning", "run `loadstar init-db` as the ledger's owner to add what this loadstar needs")
+    ]
     # the commands that need them say what to do
     assert main(["history"]) == EXIT_CONFIG
     assert "run `loadstar init-db` as its owner" in capsys.readouterr().err
@@ -123,6 +129,18 @@ def test_a_ledger_without_versions_or_watermarks_stops_the_role_with_what_to_do(
     assert "predates per-key versions and listing watermarks" in err
     assert "run `loadstar init-db` as the ledger's owner" in err
     assert ledger(db) == {}
+    with psycopg.connect(as_loader) as conn, pytest.raises(LedgerError) as caught:
+        ensure_ledger(conn, "loadstar")
+    assert str(caught.value) == (
+        "the ledger in schema 'loadstar' predates per-key versions and listing watermarks "
+        "(key_versions, table_state), and this role may not add them"
+    )
+    assert caught.value.hint == (
+        "run `loadstar init-db` as the ledger's owner, then grant the loader role "
+        "the privileges README 'Security' lists"
+    )
+    assert caught.value.sqlstate == "42501"
+    assert caught.value.__cause__ is None
     # which the owner does, and grants the new tables
     assert main(["init-db", "--database-url", database]) == EXIT_OK
     db.execute(

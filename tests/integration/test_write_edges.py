@@ -7,9 +7,11 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from mypy_boto3_s3 import S3Client
 
-from loadstar import BadFileError, load_to_warehouse
-from support import Conn, count
+from loadstar import BadFileError, lambda_handler, load_to_warehouse
+from loadstar.dev.sample import SampleFile, terrific_totes
+from support import Conn, count, put_files
 
 SCHEMA = """
     CREATE TABLE dim_region (
@@ -96,3 +98,34 @@ def test_a_version_repeated_within_a_file_is_appended_once_without_a_unique_inde
         "SELECT reading_id, taken, value FROM fact_reading ORDER BY 1, 2"
     ).fetchall()
     assert stored == [(1, "09:00", 10), (1, "10:00", 12), (2, "09:00", 20)]
+
+
+def test_each_file_says_how_its_rows_travelled_and_how_its_keys_were_checked(
+    env: dict[str, str], s3: S3Client, bucket: str, db: Conn, log_lines: Any
+) -> None:
+    files = terrific_totes(2, 20)
+    later = "2030-01-01 00:00:00.000000"
+    empty = [
+        SampleFile(f"{f.key.rsplit('-', 3)[0]}-{later}.parquet", f.table, f.data.slice(0, 0))
+        for f in (files[0], files[-1])
+    ]
+    put_files(s3, bucket, [*files, *empty])
+    assert lambda_handler({}, None)["status"] == "loaded"
+    lines = {line["key"]: line for line in log_lines.events("file_loaded")}
+    assert set(lines) == {f.key for f in [*files, *empty]}
+    for f in [*files, *empty]:
+        line = lines[f.key]
+        fact = f.table.startswith("fact_")
+        assert (line["rows"], line["foreign_keys"]) == (
+            f.data.num_rows,
+            "per_file" if fact else "none",
+        ), f.key
+        assert line["copy_format"] == ("binary" if f.data.num_rows else None), f.key
+
+
+def test_a_row_the_warehouse_rejects_names_the_table(tables: Conn) -> None:
+    tables.execute("ALTER TABLE dim_code ADD CHECK (label <> 'no')")
+    found = refused({"code": ["a", "b"], "label": ["yes", "no"]}, "dim_code")
+    assert found.table == "public.dim_code"
+    assert found.sqlstate == "23514"
+    assert "the warehouse rejected the rows" in found.detail

@@ -190,3 +190,13 @@ def test_why_a_key_under_the_listing_is_not_one_of_the_tables_files(
 )
 def test_what_looks_like_a_data_file(key: str, data: bool) -> None:
     assert looks_like_data(key) is data
+
+
+@pytest.mark.parametrize("rule", [KeyRule(), KeyRule(prefix="")])
+def test_a_rule_with_no_prefix_claims_timestamped_keys_from_the_bucket_root(
+    rule: KeyRule,
+) -> None:
+    assert rule.claim("2024-05-24 14:35:22.parquet") == Claim(
+        "2024-05-24 14:35:22.parquet", at(2024, 5, 24, 14, 35, 22)
+    )
+    assert rule.claim("staff-2024-05-24 14:35:22.parquet") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -61,3 +62,37 @@ def test_an_impossible_date_is_passed_over_for_a_later_real_one() -> None:
 
 def test_an_impossible_date_after_a_real_one_leaves_the_real_one() -> None:
     assert instant_from_key("/2024-05-24/2024-02-30.parquet") == utc(2024, 5, 24)
+
+
+def test_an_impossible_date_time_is_passed_over_for_a_later_real_one() -> None:
+    key = "/2024-02-30 10:00:00/staff-2024-05-24 14:35:22.parquet"
+    assert instant_from_key(key) == utc(2024, 5, 24, 14, 35, 22)
+
+
+@pytest.mark.parametrize(
+    ("rest", "us"),
+    [
+        ("-2024-05-24T14:35:22.123456789Z.parquet", 123456),
+        ("-2024-05-24T14:35:22.1234567.parquet", 123456),
+        ("-2024-05-24T14:35:22.12.parquet", 120000),
+        ("-2024-05-24T14:35:22,5", 500000),
+    ],
+)
+def test_a_date_times_fraction_is_cut_to_microseconds_not_refused(rest: str, us: int) -> None:
+    assert instant_from_key(rest) == utc(2024, 5, 24, 14, 35, 22, us)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "UTC"])
+def test_an_instant_is_in_utc_whatever_the_machines_time_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        found = instant_from_key("staff-2024-05-24T14:35:22+02:00.parquet")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert found is not None
+    assert found.isoformat() == "2024-05-24T12:35:22+00:00"
+    assert found.tzinfo is UTC

@@ -169,3 +169,55 @@ def test_a_decimal_with_more_places_loads_when_they_are_zeros() -> None:
 def test_a_float_into_a_numeric_of_only_decimal_places_is_exact() -> None:
     out = cast_array(pa.array([0.125, -0.5]), numeric(3, 3))
     assert out.to_pylist() == [Decimal("0.125"), Decimal("-0.500")]
+
+
+# -- integers from decimals and from what is not a number ----------------------------------
+
+INTEGER = col("int4", "integer")
+BIGINT = col("int8", "bigint")
+
+
+@pytest.mark.parametrize(
+    "array",
+    [pa.array([None, "1"]), pa.array([None, True]), pa.array([None, b"1"])],
+    ids=str,
+)
+@pytest.mark.parametrize("target", [INTEGER, REAL, numeric(10, 2), MONEY], ids=str)
+def test_a_value_that_is_not_a_number_is_named_at_its_first_row(
+    array: pa.Array[Any], target: Column
+) -> None:
+    assert refusal(array, target) == (
+        f"holds {array.type} values but the column is {target.declared}",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "decimal_type",
+    [pa.decimal128(5, 1), pa.decimal128(20, 3), pa.decimal256(40, 1), pa.decimal256(76, 2)],
+    ids=str,
+)
+def test_a_decimal_with_a_fraction_is_refused_by_an_integer_at_its_row(
+    decimal_type: pa.DataType,
+) -> None:
+    array = pa.array([Decimal(2), None, Decimal("1.5")], decimal_type)
+    assert refusal(array, INTEGER) == ("has a fractional part, which integer cannot keep", 2)
+
+
+@pytest.mark.parametrize(
+    "decimal_type",
+    [pa.decimal128(5, 1), pa.decimal128(38, 0), pa.decimal256(40, 1), pa.decimal256(76, 2)],
+    ids=str,
+)
+def test_a_whole_decimal_becomes_an_integer_exactly(decimal_type: pa.DataType) -> None:
+    out = cast_array(pa.array([Decimal(-7), None, Decimal(123)], decimal_type), INTEGER)
+    assert out.type == pa.int32()
+    assert out.to_pylist() == [-7, None, 123]
+
+
+@pytest.mark.parametrize("scale", [0, 2])
+def test_a_whole_decimal256_wider_than_38_digits_does_not_fit_rather_than_has_a_fraction(
+    scale: int,
+) -> None:
+    array = pa.array([Decimal(1), Decimal(10) ** 50], pa.decimal256(60, scale))
+    assert refusal(array, BIGINT) == ("does not fit bigint", 1)

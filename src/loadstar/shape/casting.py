@@ -77,8 +77,7 @@ def cast_array(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
     source = array.type
     base = column.base_type
     if pa.types.is_null(source):
-        target = _null_target(column)
-        return array.cast(target) if target is not None else array
+        return array.cast(_null_target(column))
     if _is_nested(source):
         raise CastFailure(
             f"holds {source} values, which loadstar cannot load (nested types are unsupported)"
@@ -140,7 +139,7 @@ def _is_nested(t: pa.DataType) -> bool:
     )
 
 
-def _null_target(column: Column) -> pa.DataType | None:
+def _null_target(column: Column) -> pa.DataType:
     base = column.base_type
     if base in numbers.INTEGERS:
         return numbers.INTEGERS[base]

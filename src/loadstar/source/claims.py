@@ -148,4 +148,4 @@ def _ends_with(key: str, suffix: str) -> bool:
 
 
 def _without(rest: str, suffix: str) -> str:
-    return rest[: len(rest) - len(suffix)] if suffix else rest
+    return rest[: len(rest) - len(suffix)]

@@ -11,7 +11,6 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 SEPARATORS = "-_/."
-PARQUET_SUFFIX = ".parquet"
 
 _DATETIME = re.compile(
     r"""
@@ -58,9 +57,9 @@ def instant_from_key(rest: str) -> datetime | None:
     number, which wins over a bare date; of several of one kind the last (the
     file name, after any date folders) wins.
     """
-    stem = rest[: -len(PARQUET_SUFFIX)] if rest.lower().endswith(PARQUET_SUFFIX) else rest
+    # No form reads past a non-digit, so a suffix such as ``.parquet`` needs no stripping.
     for parse in (_last_datetime, _last_epoch, _last_date):
-        found = parse(stem)
+        found = parse(rest)
         if found is not None:
             return found
     return None
