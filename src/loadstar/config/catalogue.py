@@ -41,7 +41,7 @@ _NAME_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_TABLE_FIELDS = {"kind", "prefix", "pattern", "suffix", "rename", "version_key"}
+_TABLE_FIELDS = {"kind", "prefix", "pattern", "suffix", "rename", "version_key", "ignore"}
 DEFAULT_SUFFIX = ".parquet"
 
 
@@ -56,6 +56,8 @@ class TableSpec:
     rename: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     version_key: tuple[str, ...] = ()
     pattern: str | None = None
+    ignore: frozenset[str] = frozenset()
+    """File columns dropped before loading (the warehouse has no place for them)."""
     """A template from the bucket root (``{timestamp}``, ``*``), instead of a prefix."""
     suffix: str = DEFAULT_SUFFIX
     """How the table's file names end; ``""`` accepts keys with no extension."""
@@ -122,6 +124,16 @@ def table_from_entry(name: str, entry: Mapping[str, Any]) -> TableSpec:
     if version_key and kind != "fact":
         raise ConfigError(f"[tables.{name}] version_key applies to fact tables only")
 
+    ignore = entry.get("ignore", [])
+    if not isinstance(ignore, list | tuple) or not all(isinstance(c, str) and c for c in ignore):
+        raise ConfigError(f"[tables.{name}] ignore must be a list of file column names")
+    both = sorted(set(ignore) & {*rename, *version_key})
+    if both:
+        raise ConfigError(
+            f"[tables.{name}] ignores {', '.join(map(repr, both))}, which it also "
+            "renames or keys on: a column is loaded or ignored, not both"
+        )
+
     return TableSpec(
         name=name,
         kind=kind,
@@ -130,6 +142,7 @@ def table_from_entry(name: str, entry: Mapping[str, Any]) -> TableSpec:
         version_key=tuple(version_key),
         pattern=pattern,
         suffix=suffix,
+        ignore=frozenset(ignore),
     )
 
 

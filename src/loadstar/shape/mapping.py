@@ -102,7 +102,7 @@ def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPl
     unknown: list[str] = []
     seen: dict[str, str] = {}
     for source in schema.names:
-        if _PANDAS_INDEX.fullmatch(source):
+        if _PANDAS_INDEX.fullmatch(source) or source in spec.ignore:
             ignored.append(source)
             continue
         target_name = spec.rename.get(source, source)
@@ -129,13 +129,7 @@ def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPl
         maps.append(ColumnMap(source=source, column=column))
 
     if unknown:
-        known = ", ".join(c.name for c in table.columns)
-        raise BadFileError(
-            f"unknown column(s) {', '.join(repr(u) for u in unknown)}: the table has no such "
-            f"column (it has {known}); add a rename to the table catalogue if the names differ",
-            table=where,
-            column=unknown[0],
-        )
+        raise BadFileError(_unknown_columns(unknown, spec, table), table=where, column=unknown[0])
 
     if not maps and ignored:
         raise BadFileError(
@@ -162,3 +156,20 @@ def plan_columns(schema: pa.Schema, spec: TableSpec, table: TableInfo) -> LoadPl
 
 def _dimension_key(spec: TableSpec, table: TableInfo) -> tuple[str, ...]:
     return table.primary_key if spec.kind == "dimension" else ()
+
+
+def _unknown_columns(unknown: list[str], spec: TableSpec, table: TableInfo) -> str:
+    """Why the file cannot load, and each way out: rename, ignore, add the column, skip."""
+    names = ", ".join(repr(u) for u in unknown)
+    listed = ", ".join(f'"{u}"' for u in unknown)
+    known = ", ".join(c.name for c in table.columns)
+    add = "; ".join(
+        f'ALTER TABLE "{table.schema}"."{table.name}" ADD COLUMN "{u}" <type>' for u in unknown
+    )
+    return (
+        f"unknown column{'s' if len(unknown) > 1 else ''} {names}: the table has no such "
+        f"column (it has {known}). Either map each to a column (rename = {{ {unknown[0]!r} "
+        f'= "<column>" }} in [tables.{spec.name}]), drop them (ignore = [{listed}] in '
+        f"[tables.{spec.name}]), add them to the table ({add}), or set this file aside "
+        "(loadstar skip KEY --reason ...)"
+    )
