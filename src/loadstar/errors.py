@@ -131,6 +131,10 @@ class TableError(LoadstarError):
         self.table = table
 
 
+class MissingTableError(TableError):
+    """A catalogued table the warehouse does not have: its set-up, not its files."""
+
+
 class ClaimConflictError(TableError):
     """Two tables' rules claim one key: the catalogue must say which table it is."""
 

@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from loadstar.config import Settings, TableSpec, load_order
@@ -38,7 +39,7 @@ FOOTER_READ_BYTES = 64 * 1024
 class FilePlan:
     key: str
     size_bytes: int
-    instant: str
+    instant: datetime
     rows: int | None = None
     problem: str | None = None
     """Why loading the file would fail (or wait); None when it would load."""
@@ -59,7 +60,7 @@ class TablePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "table": self.table,
+            "name": self.table,
             "kind": self.kind,
             "files": [vars(f) for f in self.files],
             "reported": [{"key": k, "reason": r} for k, r in self.reported],
@@ -117,7 +118,7 @@ def _table_plan(
 
 
 def _listed(file: SourceFile) -> FilePlan:
-    return FilePlan(key=file.key, size_bytes=file.size, instant=file.instant.isoformat())
+    return FilePlan(key=file.key, size_bytes=file.size, instant=file.instant)
 
 
 def _check_file(

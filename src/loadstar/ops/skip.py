@@ -7,7 +7,9 @@ it, once it is in the bucket; a loaded file cannot be (its rows are in).
 
 from __future__ import annotations
 
+import getpass
 from contextlib import closing
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from loadstar.config import Settings, TableSpec
@@ -23,9 +25,16 @@ OPERATOR = "operator"
 """The run id the ledger records for an operator's action."""
 
 
-def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
-    """Mark ``key`` skipped; the name of its table. `RefusedError` when it cannot be."""
+def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> tuple[str, str]:
+    """Mark ``key`` skipped; its table, and the ledger's reasons for it, oldest first.
+
+    Each skip is recorded with when and by whom, below any earlier reason (why
+    the file failed, an earlier skip): an audit trail, never overwritten.
+    `RefusedError` when the file cannot be skipped.
+    """
     bucket = settings.require_bucket()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reason = f"skipped {stamp} by {_who()}: {reason}"
     with closing(Warehouse(settings)) as warehouse:
         warehouse.connect()
         warehouse.ensure_ledger()
@@ -38,12 +47,21 @@ def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> str:
                 raise RefusedError(f"cannot skip {key!r}: s3://{bucket}/{key} does not exist")
             if not warehouse.record(bucket, spec.name, file, Status.SKIPPED, reason, OPERATOR):
                 raise RefusedError(f"cannot skip {key!r}: a run loaded it meanwhile")
-            return spec.name
-        if found.status == Status.LOADED or not warehouse.skip(bucket, key, reason):
+            return spec.name, reason
+        trail = None if found.status == Status.LOADED else warehouse.skip(bucket, key, reason)
+        if trail is None:
             raise RefusedError(
                 f"cannot skip {key!r}: it is loaded, its rows are in table {found.table}"
             )
-        return found.table
+        return found.table, trail
+
+
+def _who() -> str:
+    """Who is skipping: the login name, as the operator's shell knows it."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "an unknown user"
 
 
 def _owner(settings: Settings, key: str) -> TableSpec:

@@ -7,7 +7,7 @@ warehouse or the bucket, so it is safe to run beside a load.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loadstar.config import TableSpec
@@ -34,6 +34,7 @@ class TableStatus:
     gone: list[str] = field(default_factory=list)
     """Failed files no longer in the bucket: nothing is left to load, nothing fails."""
     skipped: int = 0
+    newest_skipped: tuple[str, str, datetime] | None = None
     reported: list[tuple[str, str]] = field(default_factory=list)
     """(key, reason) of files the next run would report rather than load."""
     error: str | None = None
@@ -49,26 +50,25 @@ class TableStatus:
     def to_dict(self, now: datetime) -> dict[str, Any]:
         age = self.oldest_pending_age(now)
         return {
-            "table": self.table,
+            "name": self.table,
             "kind": self.kind,
             "files_loaded": self.files_loaded,
             "rows": self.rows_written,
             "newest_loaded_key": self.newest_key,
-            "newest_loaded_at": (
-                self.newest_instant.astimezone(UTC).isoformat() if self.newest_instant else None
-            ),
+            "newest_loaded_at": self.newest_instant,
             "pending": len(self.pending),
             "oldest_pending_age_seconds": None if age is None else round(age),
             "failed": [{"key": k, "reason": r} for k, r in self.failed],
             "gone": list(self.gone),
             "skipped": self.skipped,
-            "reported": [{"key": k, "reason": r} for k, r in self.reported],
-            "watermark": self.watermark,
-            "last_full_listing": (
-                self.last_full_listing.astimezone(UTC).isoformat()
-                if self.last_full_listing
+            "newest_skipped": (
+                dict(zip(("key", "reason", "at"), self.newest_skipped, strict=True))
+                if self.newest_skipped
                 else None
             ),
+            "reported": [{"key": k, "reason": r} for k, r in self.reported],
+            "watermark": self.watermark,
+            "last_full_listing": self.last_full_listing,
             **({"error": self.error} if self.error else {}),
         }
 
@@ -88,6 +88,7 @@ def table_status(
             status.files_loaded, status.rows_written = totals.files_loaded, totals.rows_written
             status.newest_key, status.newest_instant = totals.newest_key, totals.newest_instant
             status.failed, status.skipped = totals.failed, totals.skipped
+            status.newest_skipped = totals.newest_skipped
         state = warehouse.listing_state(bucket, spec.name)
         status.watermark = state.watermark if state.time_ordered else None
         status.last_full_listing = state.last_full_listing

@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from psycopg import sql
 
-from loadstar.errors import TableError
+from loadstar.errors import MissingTableError
 from loadstar.shape.table import Column, ForeignKey, Reference, TableInfo
 from loadstar.warehouse.connection import Connection
 
@@ -120,11 +120,11 @@ def describe_table(conn: Connection, name: str, schema: str | None) -> TableInfo
         found = cur.fetchone()
         if found is None:
             where = f"schema {schema!r}" if schema else "any schema of the search path"
-            raise TableError(
+            raise MissingTableError(
                 f"table {name!r} does not exist in {where}",
                 table=name,
-                hint="create it (`loadstar init-db` creates the Terrific Totes warehouse) "
-                "or fix the table catalogue",
+                hint="`loadstar init-db` creates the Terrific Totes warehouse's tables; "
+                "create other tables yourself, or fix the table catalogue",
             )
         table_schema, oid = str(found[0]), found[1]
         cur.execute(_COLUMNS, {"oid": oid})

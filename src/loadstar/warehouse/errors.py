@@ -44,7 +44,7 @@ DATA_CLASSES = ("22", "23", "21", "44", "P0")  # data, integrity, cardinality, c
 
 # What to do about a table-scoped error, by SQLSTATE (then by class).
 _HINTS = {
-    "42501": "grant the loader role the privileges README 'Security' lists",
+    "42501": "grant the loader role the privileges in docs/deploying/iam.md",
     "25006": "the warehouse is read-only (a standby, or default_transaction_read_only): "
     "point loadstar at the primary",
     "57014": "a statement ran past statement_timeout: raise the role's statement_timeout, "

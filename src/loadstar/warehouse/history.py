@@ -79,6 +79,8 @@ class Totals:
     failed: list[tuple[str, str]]
     """(key, reason) of each file whose last attempt failed, oldest first."""
     skipped: int
+    newest_skipped: tuple[str, str, datetime] | None = None
+    """The file an operator skipped last: its key, the reasons given, when."""
 
 
 def totals(conn: Connection, schema: str, bucket: str, table: str) -> Totals:
@@ -101,6 +103,13 @@ def totals(conn: Connection, schema: str, bucket: str, table: str) -> Totals:
             (bucket, table),
         )
         failed = [(key, reason) for key, reason in cur.fetchall()]
+        cur.execute(
+            sql.SQL("SELECT key, coalesce(reason, ''), updated_at ")
+            + where
+            + sql.SQL(" AND status = 'skipped' ORDER BY updated_at DESC, key LIMIT 1"),
+            (bucket, table),
+        )
+        last_skip = cur.fetchone()
     newest = newest_loaded(conn, schema, bucket, table)
     return Totals(
         files_loaded=loaded,
@@ -109,4 +118,5 @@ def totals(conn: Connection, schema: str, bucket: str, table: str) -> Totals:
         newest_instant=newest[0] if newest else None,
         failed=failed,
         skipped=skipped,
+        newest_skipped=(str(last_skip[0]), str(last_skip[1]), last_skip[2]) if last_skip else None,
     )

@@ -94,7 +94,7 @@ def ensure_ledger(conn: Connection, schema: str) -> None:
                 f"the ledger in schema {schema!r} predates per-key versions and listing "
                 f"watermarks ({VERSIONS_TABLE}, {STATE_TABLE}), and this role may not add them",
                 hint="run `loadstar init-db` as the ledger's owner, then grant the loader role "
-                "the privileges README 'Security' lists",
+                "the privileges in docs/deploying/iam.md",
                 sqlstate="42501",
             ) from None
         logs.event(
@@ -344,17 +344,30 @@ def record(
         return cur.rowcount == 1
 
 
-def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> bool:
-    """Operator action: never load this key (it must already be known to the ledger)."""
+def skip(conn: Connection, schema: str, bucket: str, key: str, reason: str) -> str | None:
+    """Operator action: never load this key (it must already be known to the ledger).
+
+    ``reason`` is added below what the row's reason said (why it failed, an
+    earlier skip), so the row keeps the whole trail; the reason as it now
+    stands, or None when the key is loaded.
+    """
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             sql.SQL("""
-                UPDATE {table} SET status = 'skipped', reason = %s, updated_at = now()
-                WHERE bucket = %s AND key = %s AND status <> 'loaded'
+                UPDATE {table}
+                SET status = 'skipped', updated_at = now(),
+                    reason = CASE
+                        WHEN coalesce(reason, '') = '' THEN %(reason)s
+                        WHEN status = 'failed' THEN 'failed: ' || reason || E'\n' || %(reason)s
+                        ELSE reason || E'\n' || %(reason)s
+                    END
+                WHERE bucket = %(bucket)s AND key = %(key)s AND status <> 'loaded'
+                RETURNING reason
             """).format(table=ledger_table(schema)),
-            (reason, bucket, key),
+            {"reason": reason, "bucket": bucket, "key": key},
         )
-        return cur.rowcount == 1
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
 
 
 def claim_replay(conn: Connection, schema: str, bucket: str, file: SourceFile) -> bool:

@@ -228,12 +228,15 @@ class Warehouse:
         except psycopg.Error as exc:
             raise classify(exc, table=plan.table) from exc
 
-    def create_tables(self, schema: str | None) -> None:
-        """The Terrific Totes star schema's tables (idempotent), in ``schema`` when given."""
+    def create_tables(self, schema: str | None) -> str:
+        """The Terrific Totes star schema's tables (idempotent), in ``schema`` when given;
+        the schema they are in."""
         try:
             init_warehouse(self.conn, schema)
+            row = self.conn.execute("SELECT current_schema()").fetchone()
         except psycopg.Error as exc:
             raise classify(exc) from exc
+        return schema or str(row[0] if row else "public")
 
     def write(self, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
         """Rows that come from no file (`load_to_warehouse`), in one transaction; no ledger."""
@@ -308,7 +311,7 @@ class Warehouse:
                 self.conn, self.schema, bucket, table, file, status, reason, run_id
             )
 
-    def skip(self, bucket: str, key: str, reason: str) -> bool:
+    def skip(self, bucket: str, key: str, reason: str) -> str | None:
         with self._ledger_errors():
             return ledger.skip(self.conn, self.schema, bucket, key, reason)
 
