@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import inspect
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,9 @@ import hcl2
 import pytest
 
 from loadstar.config import default_catalogue
-from loadstar.telemetry.metrics import SERVICE_DIMENSION, UNITS
+from loadstar.run import report
+from loadstar.run.summary import RunSummary, TableSummary
+from loadstar.telemetry.metrics import SERVICE_DIMENSION, TABLE_DIMENSION, UNITS
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 MODULE = TERRAFORM / "modules" / "loadstar"
@@ -673,6 +677,7 @@ def test_event_resources_exist_only_in_their_mode() -> None:
     assert counted - set(EVENT_RESOURCES) == {
         ("data", "aws_iam_policy_document", "vpc"),
         ("resource", "aws_iam_role_policy", "vpc"),
+        ("resource", "aws_cloudwatch_dashboard", "loadstar"),  # unless dashboard_enabled is false
     }
 
 
@@ -1124,3 +1129,207 @@ def test_the_example_configures_the_region_and_sets_what_the_module_requires() -
     tfvars = parse((EXAMPLE / "terraform.tfvars.example").read_text())
     needed = {n for n, v in merged(example(), "variable").items() if "default" not in v}
     assert needed <= set(tfvars)
+
+
+# --- The dashboard -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One line of a dashboard graph: namespace, metric and dimensions, as HCL expressions."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+
+
+# A row inside the text of a for expression: [namespace, "Metric", dimension pairs..., {options}]
+METRIC_ROW = re.compile(
+    r'\[\s*([\w.]+|"[^"]*")\s*,\s*"(\w+)"((?:\s*,\s*(?:[\w.]+|"[^"]*"))*)\s*,\s*\{'
+)
+
+
+def _expression(value: Any) -> str:
+    """An item as HCL wrote it, without ``${...}`` around an expression or quotes around text."""
+    text = str(value).strip()
+    whole = re.fullmatch(r"\$\{(.*)\}", text, flags=re.DOTALL)
+    if whole:
+        return whole.group(1)
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _metric_row(items: list[str]) -> MetricRow:
+    namespace, name, *dimensions = items
+    assert len(dimensions) % 2 == 0, items
+    return MetricRow(namespace, name, tuple(zip(dimensions[::2], dimensions[1::2], strict=True)))
+
+
+def metric_rows(value: Any) -> list[MetricRow]:
+    """Every graph line in widgets as python-hcl2 reads them: literal ``metrics`` lists, and
+    the text of a for expression that builds widgets."""
+    if isinstance(value, dict):
+        found: list[MetricRow] = []
+        for key, item in value.items():
+            if key == "metrics" and isinstance(item, list):
+                found.extend(
+                    _metric_row([_expression(x) for x in row if not isinstance(x, dict)])
+                    for row in item
+                )
+            else:
+                found.extend(metric_rows(item))
+        return found
+    if isinstance(value, list):
+        return [row for item in value for row in metric_rows(item)]
+    if isinstance(value, str):
+        rows = []
+        for match in METRIC_ROW.finditer(value):
+            namespace, name, rest = match.groups()
+            dimensions = [p for p in (part.strip() for part in rest.split(",")) if p]
+            rows.append(_metric_row([_expression(x) for x in (namespace, name, *dimensions)]))
+        # Every metrics list in the text is one the pattern read.
+        assert value.count("metrics = [[") <= len(rows), value
+        return rows
+    return []
+
+
+def dashboard_rows() -> list[MetricRow]:
+    return metric_rows([local("dashboard_overview"), local("dashboard_tables")])
+
+
+@functools.cache
+def emitted_by_dimensions() -> dict[frozenset[str], frozenset[str]]:
+    """The metrics a run's EMF documents carry, by the dimension names they come under."""
+    now = datetime(2024, 5, 24, 12, tzinfo=UTC)
+    table = TableSummary(files_loaded=1, rows_written=10, lags=[1.5])
+    table.listed(now, {"dimension/staff-2024-05-24.parquet": now})
+    summary = RunSummary(run_id="r1", bucket="b", tables={"dim_staff": table}, seconds=1.0)
+    found: dict[frozenset[str], set[str]] = {}
+    for document in report.emf_documents(summary, namespace="N", service="s", now=now):
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            [dimensions] = directive["Dimensions"]
+            found.setdefault(frozenset(dimensions), set()).update(
+                metric["Name"] for metric in directive["Metrics"]
+            )
+    return {dimensions: frozenset(names) for dimensions, names in found.items()}
+
+
+def test_the_dashboard_reader_finds_every_graph_line_however_it_is_written() -> None:
+    config = parse(
+        "locals {\n"
+        '  literal = [{ properties = { metrics = [[var.metrics_namespace, "FilesLoded", '
+        '"Service", var.name, { stat = "Sum" }]] } }]\n'
+        "  built = [for t in var.tables : { properties = { metrics = [[var.metrics_namespace, "
+        '"RowsLoaded", "Service", var.name, "Table", t, { stat = "Sum" }]] } }]\n'
+        "}\n"
+    )
+    [locals_] = config["locals"]
+    assert metric_rows([locals_["literal"], locals_["built"]]) == [
+        MetricRow("var.metrics_namespace", "FilesLoded", (("Service", "var.name"),)),
+        MetricRow("var.metrics_namespace", "RowsLoaded", (("Service", "var.name"), ("Table", "t"))),
+    ]
+
+
+def test_the_metrics_a_run_emits_are_all_known_to_the_dashboard_tests() -> None:
+    emitted = emitted_by_dimensions()
+    # The synthetic run reports every metric loadstar has, so nothing escapes the checks.
+    assert frozenset().union(*emitted.values()) == EMITTED_METRICS
+    assert set(emitted) == {
+        frozenset({SERVICE_DIMENSION}),
+        frozenset({SERVICE_DIMENSION, TABLE_DIMENSION}),
+    }
+
+
+def test_the_dashboard_is_on_by_default_named_like_the_function_and_can_be_turned_off() -> None:
+    dashboard = resource("aws_cloudwatch_dashboard", "loadstar")
+    assert dashboard["count"] == "${var.dashboard_enabled ? 1 : 0}"
+    assert default("dashboard_enabled") is True
+    assert dashboard["dashboard_name"] == "${var.name}"
+    assert squash(dashboard["dashboard_body"]) == squash(
+        "${jsonencode({widgets = concat(local.dashboard_overview, local.dashboard_tables)})}"
+    )
+    outputs = merged(module(), "output")
+    assert outputs["dashboard_name"]["value"] == (
+        "${one(aws_cloudwatch_dashboard.loadstar[*].dashboard_name)}"
+    )
+    assert merged(example(), "output")["dashboard_name"]["value"] == (
+        "${module.loadstar.dashboard_name}"
+    )
+
+
+def test_the_dashboard_graphs_only_metrics_loadstar_emits_in_its_namespace() -> None:
+    emitted = emitted_by_dimensions()
+    rows = dashboard_rows()
+    own = [row for row in rows if row.namespace == "var.metrics_namespace"]
+    assert len(own) >= 10
+    for row in own:
+        dimensions = dict(row.dimensions)
+        # The function reports under Service = LOADSTAR_SERVICE = var.name.
+        assert dimensions[SERVICE_DIMENSION] == "var.name", row
+        assert row.name in emitted[frozenset(dimensions)], row
+    # Besides loadstar's own, only the function's errors: runs that failed before reporting.
+    others = {row for row in rows if row not in own}
+    assert others == {
+        MetricRow(
+            "AWS/Lambda",
+            "Errors",
+            (("FunctionName", "aws_lambda_function.loadstar.function_name"),),
+        )
+    }
+    text = (MODULE / "dashboard.tf").read_text()
+    # Every graph line of the file was read, and none names the namespace's default itself.
+    assert len(re.findall(r"\[\s*var\.metrics_namespace\s*,", text)) == len(own)
+    assert default("metrics_namespace") not in text
+
+
+def test_the_dashboard_shows_runs_failures_lag_and_backlog_and_each_table() -> None:
+    rows = dashboard_rows()
+    whole = {row.name for row in rows if len(row.dimensions) == 1}
+    assert {
+        "FilesLoaded",
+        "RowsLoaded",
+        "FilesFailed",
+        "FilesNeedingAttention",
+        "IngestLagSeconds",
+        "FilesPending",
+        "OldestPendingAgeSeconds",
+        "NewestLoadedAgeSeconds",
+        "DurationMs",
+    } <= whole
+    per_table = [row for row in rows if len(row.dimensions) == 2]
+    assert {row.name for row in per_table} == emitted_by_dimensions()[
+        frozenset({SERVICE_DIMENSION, TABLE_DIMENSION})
+    ]
+    assert {dict(row.dimensions)[TABLE_DIMENSION] for row in per_table} == {"table"}
+    assert squash(local("dashboard_tables")).startswith(
+        squash("${[for index, table in var.dashboard_tables :")
+    )
+    # The built-in catalogue gets its graphs without configuration.
+    assert default("dashboard_tables") == [spec.name for spec in default_catalogue()]
+
+
+def test_the_dashboard_shows_every_alarm_and_the_failed_files_log_lines() -> None:
+    names = squash(local("dashboard_alarm_names"))
+    for address in blocks(module(), "resource", "aws_cloudwatch_metric_alarm"):
+        assert f"aws_cloudwatch_metric_alarm.{address}" in names, address
+    [logs] = [w for w in local("dashboard_overview") if w["type"] == "log"]
+    query = logs["properties"]["query"]
+    assert "SOURCE '${aws_cloudwatch_log_group.function.name}'" in query
+    assert 'filter event = \\"file_failed\\"' in query
+    # The event name the query filters on is the one a failed file's line carries.
+    assert '"file_failed"' in inspect.getsource(report.file_outcome)
+
+
+def test_the_dashboard_widgets_fit_the_grid_without_overlapping() -> None:
+    overview = local("dashboard_overview")
+    boxes = [(w["x"], w["y"], w["width"], w["height"]) for w in overview]
+    for x, _, width, _ in boxes:
+        assert x >= 0
+        assert x + width <= 24
+    for i, (x, y, w, h) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
+    # The tables' graphs, three 8-wide to a row, start below the overview.
+    below = max(y + h for _, y, _, h in boxes)
+    tables = squash(local("dashboard_tables"))
+    assert squash(f"y = {below} + floor(index / 3) * 6") in tables
+    assert squash("x = (index % 3) * 8") in tables

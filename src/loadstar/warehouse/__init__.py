@@ -11,6 +11,14 @@ records), ``telemetry``, ``config`` and ``errors``.
 """
 
 from loadstar.warehouse.errors import STATEMENT_TIMEOUT
+from loadstar.warehouse.freshness import (
+    Freshness,
+    HourActivity,
+    ProblemFile,
+    RunActivity,
+    TableActivity,
+    read_freshness,
+)
 from loadstar.warehouse.history import Entry, Totals
 from loadstar.warehouse.ledger import Known, Status
 from loadstar.warehouse.session import Warehouse
@@ -20,10 +28,16 @@ from loadstar.warehouse.write import WriteResult
 __all__ = [
     "STATEMENT_TIMEOUT",
     "Entry",
+    "Freshness",
+    "HourActivity",
     "Known",
+    "ProblemFile",
+    "RunActivity",
     "Status",
+    "TableActivity",
     "TableState",
     "Totals",
     "Warehouse",
     "WriteResult",
+    "read_freshness",
 ]

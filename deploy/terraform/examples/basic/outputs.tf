@@ -42,3 +42,8 @@ output "event_dlq_url" {
   description = "The dead-letter queue of events given up, in events mode; null otherwise."
   value       = module.loadstar.event_dlq_url
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of loadstar's metrics, alarms and failed files."
+  value       = module.loadstar.dashboard_name
+}

@@ -176,7 +176,7 @@ resource "aws_sqs_queue_policy" "event_dead_letters" {
 
 # S3 keeps one notification configuration per bucket, and this resource
 # replaces all of it: with manage_bucket_notification false, whoever manages
-# the bucket's other notifications adds these (see the README).
+# the bucket's other notifications adds these (see docs/deploying/events.md).
 resource "aws_s3_bucket_notification" "events" {
   count = local.events_mode && var.manage_bucket_notification ? 1 : 0
 

@@ -86,3 +86,8 @@ output "event_rule_arn" {
   description = "ARN of the EventBridge rule matching the bucket's Object Created events (events mode with event_source \"eventbridge\"); null otherwise."
   value       = one(aws_cloudwatch_event_rule.object_created[*].arn)
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard; null when dashboard_enabled is false."
+  value       = one(aws_cloudwatch_dashboard.loadstar[*].dashboard_name)
+}

@@ -192,7 +192,7 @@ variable "event_source" {
 }
 
 variable "manage_bucket_notification" {
-  description = "In events mode, whether this module writes the bucket's notification configuration. S3 keeps one configuration per bucket and this module's replaces all of it: set false when the bucket has notifications of its own, and add the module's (see the README) to the configuration that manages them."
+  description = "In events mode, whether this module writes the bucket's notification configuration. S3 keeps one configuration per bucket and this module's replaces all of it: set false when the bucket has notifications of its own, and add the module's (see docs/deploying/events.md) to the configuration that manages them."
   type        = bool
   default     = true
 }
@@ -343,6 +343,32 @@ variable "event_age_threshold_seconds" {
   validation {
     condition     = var.event_age_threshold_seconds >= 60
     error_message = "event_age_threshold_seconds must be at least 60."
+  }
+}
+
+variable "dashboard_enabled" {
+  description = "Whether to create a CloudWatch dashboard of loadstar's metrics, alarms and failed files, named like the function."
+  type        = bool
+  default     = true
+}
+
+variable "dashboard_tables" {
+  description = "Tables that get a graph of their own on the dashboard (files pending, oldest pending, newest loaded). The default is loadstar's built-in catalogue; list the catalogue's tables when it has others."
+  type        = list(string)
+  default = [
+    "dim_date",
+    "dim_staff",
+    "dim_location",
+    "dim_currency",
+    "dim_design",
+    "dim_counterparty",
+    "fact_sales_order",
+  ]
+
+  validation {
+    # A dashboard holds at most 500 widgets; the overview takes 9.
+    condition     = length(var.dashboard_tables) <= 400 && alltrue([for t in var.dashboard_tables : length(t) > 0])
+    error_message = "dashboard_tables must be at most 400 non-empty table names."
   }
 }
 

@@ -645,3 +645,94 @@ run "an_unknown_mode_is_refused" {
 
   expect_failures = [var.mode]
 }
+
+run "the_dashboard_graphs_loadstars_metrics_and_every_table" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.loadstar) == 1 && output.dashboard_name == "loadstar"
+    error_message = "a dashboard by default, named like the function"
+  }
+
+  assert {
+    condition = tolist([
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets : w.properties.title
+      if w.type == "metric" && w.y >= 26
+    ]) == var.dashboard_tables
+    error_message = "one graph per table of dashboard_tables, below the overview"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) :
+        (m[0] == "Loadstar" && m[2] == "Service" && m[3] == "loadstar") || (m[0] == "AWS/Lambda" && m[3] == "loadstar")
+      ]
+    ]))
+    error_message = "every graph reads the namespace and Service the function reports under, or the function's own Lambda metrics"
+  }
+
+  assert {
+    condition = length(one([
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets : w.properties.alarms
+      if w.type == "alarm"
+    ])) == 5
+    error_message = "the alarm widget shows the five alarms of schedule mode"
+  }
+
+  assert {
+    condition = alltrue([
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets :
+      w.x + w.width <= 24
+    ])
+    error_message = "every widget fits the dashboard's 24 columns"
+  }
+}
+
+run "the_dashboard_follows_the_namespace_the_tables_and_events_mode" {
+  command = plan
+
+  variables {
+    mode              = "events"
+    metrics_namespace = "Warehouse/Loads"
+    dashboard_tables  = ["dim_staff", "fact_orders"]
+  }
+
+  assert {
+    condition = [
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets : w.properties.title
+      if w.type == "metric" && w.y >= 26
+    ] == ["dim_staff", "fact_orders"]
+    error_message = "one graph per table of dashboard_tables"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) : m[0]
+      ]
+    ])) == toset(["Warehouse/Loads", "AWS/Lambda"])
+    error_message = "loadstar's metrics are read from metrics_namespace"
+  }
+
+  assert {
+    condition = length(one([
+      for w in jsondecode(aws_cloudwatch_dashboard.loadstar[0].dashboard_body).widgets : w.properties.alarms
+      if w.type == "alarm"
+    ])) == 7
+    error_message = "the alarm widget shows the event alarms too in events mode"
+  }
+}
+
+run "the_dashboard_can_be_turned_off" {
+  command = plan
+
+  variables {
+    dashboard_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.loadstar) == 0 && output.dashboard_name == null
+    error_message = "dashboard_enabled = false creates no dashboard, and the output is null"
+  }
+}
