@@ -4,14 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint terraform unit integration mutate bench soak package clean
+.PHONY: install demo test lint terraform docs browser unit integration mutate bench soak package clean
 
 $(STAMP): pyproject.toml
 	@$(HOST_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "loadstar needs Python 3.11 or newer as $(HOST_PYTHON)"; exit 1; }
+	@echo "loadstar: creating $(VENV) and installing loadstar with its test, docs and local-stack dependencies (a minute or two, once)"
 	$(HOST_PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "loadstar: installed"
 	@touch $@
 
 install: $(STAMP)
@@ -21,7 +23,7 @@ demo: $(STAMP)
 
 # Two processes, a test file each at a time: most tests wait on PostgreSQL,
 # S3 or a subprocess, so two keep two cores busy.
-test: lint terraform
+test: lint terraform docs browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
@@ -29,6 +31,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The documentation site (docs/, mkdocs.yml) into site/; a broken link fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# Debian's headless Chromium, in which the HTML report's test renders the page.
+browser:
+	tests/ensure-chromium
 
 # terraform fmt (and validate, where a provider mirror is at hand) and checkov
 terraform:
@@ -62,4 +72,4 @@ package: $(STAMP)
 		$(if $(CONFIG),--config $(CONFIG)) --output dist/loadstar-lambda.zip
 
 clean:
-	rm -rf $(VENV) .venv-checkov mutants .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	rm -rf $(VENV) .venv-checkov mutants site .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,10 +101,21 @@ def test_run_reads_as_text_without_json(
     put_files(s3, bucket, dimension_files())
     code, out, _ = run_cli(capsys, "run")
     assert code == EXIT_OK
-    first, *tables = out.splitlines()
+    first, header, *tables = out.splitlines()
     assert first.startswith("run ")
-    assert ": loaded, 6 files loaded" in first
-    assert any(line.split()[0] == "dim_currency" and "3 rows" in line for line in tables)
+    rows = sum(f.data.num_rows for f in dimension_files())
+    assert f": loaded, 6 files loaded, {rows:,} rows written" in first
+    assert header.split() == [
+        "table",
+        "files",
+        "loaded",
+        "rows",
+        "written",
+        "failed",
+        "skipped",
+        "pending",
+    ]
+    assert ["dim_currency", "1", "3", "0", "0", "0"] in [line.split() for line in tables]
 
 
 def test_run_exits_one_when_a_file_failed(
@@ -123,7 +135,8 @@ def test_run_exits_three_when_another_load_holds_the_tables(
     code, summary = as_json(capsys, "run")
     assert code == EXIT_LOCKED
     assert summary["status"] == "partial"
-    assert summary["tables"]["dim_currency"]["busy"]
+    tables = {t["name"]: t for t in summary["tables"]}
+    assert tables["dim_currency"]["busy"]
     assert count(db, "dim_currency") == 0
 
 
@@ -176,7 +189,7 @@ def test_plan_lists_pending_files_in_order_and_what_would_fail_touching_nothing(
     code, plan = as_json(capsys, "plan")
     assert code == EXIT_FAILED
     assert plan["would_fail"] is True
-    tables = {t["table"]: t for t in plan["tables"]}
+    tables = {t["name"]: t for t in plan["tables"]}
     assert [t["kind"] for t in plan["tables"]][:6] == ["dimension"] * 6
     fact = tables["fact_sales_order"]
     assert [f["key"] for f in fact["files"]] == [f.key for f in facts]
@@ -206,7 +219,7 @@ def test_plan_schema_only_reads_footers_and_misses_only_bad_values(
     code, plan = as_json(capsys, "plan", "--schema-only")
     assert code == EXIT_FAILED
     assert plan["values_checked"] is False
-    fact = next(t for t in plan["tables"] if t["table"] == "fact_sales_order")
+    fact = next(t for t in plan["tables"] if t["name"] == "fact_sales_order")
     value, column = fact["files"]
     assert value["problem"] is None
     assert value["rows"] == facts[0].data.num_rows
@@ -253,7 +266,7 @@ def test_plan_lists_the_files_waiting_behind_a_table_problem(
     db.execute("DROP TABLE dim_staff CASCADE")
     code, plan = as_json(capsys, "plan")
     assert code == EXIT_FAILED
-    staff = next(t for t in plan["tables"] if t["table"] == "dim_staff")
+    staff = next(t for t in plan["tables"] if t["name"] == "dim_staff")
     assert "dim_staff" in staff["error"]
     assert [f["key"] for f in staff["files"]] == [f.key for f in dims if f.table == "dim_staff"]
     assert staff["files"][0]["size_bytes"] > 0
@@ -270,7 +283,7 @@ def test_plan_shows_a_bad_dimension_file_and_the_later_ones_that_load_regardless
         put_table(s3, bucket, key, with_value(rows, "staff_id", 1, None) if i == bad_at else rows)
     code, plan = as_json(capsys, "plan")
     assert code == EXIT_FAILED
-    planned = next(t for t in plan["tables"] if t["table"] == "dim_staff")["files"]
+    planned = next(t for t in plan["tables"] if t["name"] == "dim_staff")["files"]
     verdicts = [f["problem"] for f in planned]
     assert [f["key"] for f in planned] == keys
     assert "NULL" in verdicts[bad_at]
@@ -278,7 +291,7 @@ def test_plan_shows_a_bad_dimension_file_and_the_later_ones_that_load_regardless
     # and the run does exactly that
     code, summary = as_json(capsys, "run")
     assert code == EXIT_FAILED
-    table = summary["tables"]["dim_staff"]
+    table = next(t for t in summary["tables"] if t["name"] == "dim_staff")
     assert table["loaded"] == [k for i, k in enumerate(keys) if i != bad_at]
     assert [f["key"] for f in table["failed"]] == [keys[bad_at]]
     assert table["skipped"] == []
@@ -339,7 +352,7 @@ def test_plan_finds_what_the_run_would_fail_on(
     # the run fails exactly the files the plan said it would, for the same reasons
     code, summary = as_json(capsys, "run")
     assert code == EXIT_FAILED
-    failed = {f["key"]: f["reason"] for t in summary["tables"].values() for f in t["failed"]}
+    failed = {f["key"]: f["reason"] for t in summary["tables"] for f in t["failed"]}
     assert set(failed) == would_fail
     assert expected in failed[bad_key]
 
@@ -361,7 +374,7 @@ def test_status_shows_loaded_pending_and_failed_per_table(
 
     code, status = as_json(capsys, "status")
     assert code == EXIT_FAILED  # a file has failed
-    tables = {t["table"]: t for t in status["tables"]}
+    tables = {t["name"]: t for t in status["tables"]}
     assert set(tables) == {spec.name for spec in default_catalogue()}
     fact = tables["fact_sales_order"]
     assert fact["files_loaded"] == 1
@@ -378,10 +391,16 @@ def test_status_shows_loaded_pending_and_failed_per_table(
 
     code, out, _ = run_cli(capsys, "status")
     lines = out.splitlines()
-    assert lines[-1].startswith("total")
-    fact_line = next(line for line in lines if line.startswith("fact_sales_order"))
-    assert "2 pending" in fact_line
-    assert "1 FAILED" in fact_line
+    assert lines[0] == f"s3://{bucket}"
+    assert lines[1].split()[:6] == ["table", "loaded", "rows", "pending", "failed", "skipped"]
+    total = next(line for line in lines if line.startswith("total"))
+    assert total.split()[1:] == [str(len(dims) + 1), f"{status['totals']['rows']:,}", "2", "1", "0"]
+    cells = next(line for line in lines if line.startswith("fact_sales_order ")).split()
+    assert cells[1:4] == ["1", f"{fact['rows']:,}", "2"]  # loaded, rows, pending
+    assert cells[4] == "(oldest"
+    assert cells[-4:-2] == ["1", "0"]  # failed, skipped
+    assert cells[-2:] == [facts[0].key.split("-", 1)[1][:10], cells[-1]]
+    assert f"fact_sales_order: failed {bad.key}: " in out
 
 
 def test_status_of_a_new_warehouse_creates_nothing(
@@ -397,12 +416,14 @@ def test_status_of_a_new_warehouse_creates_nothing(
 def test_history_lists_the_ledger_newest_first(
     db: Conn, loaded_dims: list[SampleFile], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, history = as_json(capsys, "history", "--limit", "3")
+    code, found = as_json(capsys, "history", "--limit", "3")
     assert code == EXIT_OK
+    history = found["files"]
     assert len(history) == 3
     stamps = [h["updated_at"] for h in history]
     assert stamps == sorted(stamps, reverse=True)
-    code, staff = as_json(capsys, "history", "--table", "dim_staff")
+    code, found = as_json(capsys, "history", "--table", "dim_staff")
+    staff = found["files"]
     assert [h["key"] for h in staff] == [f.key for f in loaded_dims if f.table == "dim_staff"]
     assert staff[0]["status"] == "loaded"
     assert staff[0]["rows_written"] > 0
@@ -545,7 +566,15 @@ def test_skipping_a_failed_file_lets_runs_pass(
     assert code == EXIT_OK
     assert result["table"] == "fact_sales_order"
     row = ledger(db)[bad.key]
-    assert (row["status"], row["reason"]) == ("skipped", "reissued upstream")
+    failure, skipped = row["reason"].split("\n")
+    assert row["status"] == "skipped"
+    assert failure.startswith(
+        f"failed: file {bad.key!r}, table public.fact_sales_order, column units_sold"
+    )
+    assert re.fullmatch(
+        r"skipped \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by \S.*: reissued upstream", skipped
+    )
+    assert result["reason"] == row["reason"]
     assert main(["run"]) == EXIT_OK
 
 
@@ -677,7 +706,7 @@ def test_a_failed_file_deleted_from_the_bucket_is_gone_not_failing(
     s3.delete_object(Bucket=bucket, Key=key)
     code, status = as_json(capsys, "status")
     assert code == EXIT_OK
-    table = next(t for t in status["tables"] if t["table"] == "dim_staff")
+    table = next(t for t in status["tables"] if t["name"] == "dim_staff")
     assert (table["failed"], table["gone"]) == ([], [key])
     code, text, _ = run_cli(capsys, "status")
     assert f"gone {key}: failed, then deleted from the bucket" in text

@@ -137,7 +137,7 @@ def test_a_ledger_without_versions_or_watermarks_stops_the_role_with_what_to_do(
     )
     assert caught.value.hint == (
         "run `loadstar init-db` as the ledger's owner, then grant the loader role "
-        "the privileges README 'Security' lists"
+        "the privileges in docs/deploying/iam.md"
     )
     assert caught.value.sqlstate == "42501"
     assert caught.value.__cause__ is None
@@ -165,4 +165,4 @@ def test_a_statement_the_warehouse_refuses_is_a_clean_error(
     assert err.startswith("loadstar: error: the ledger in schema 'loadstar' refused a statement")
     assert "(42501): permission denied" in err
     assert "Traceback" not in err
-    assert "hint: grant the loader role the privileges README 'Security' lists" in err
+    assert "hint: grant the loader role the privileges in docs/deploying/iam.md" in err

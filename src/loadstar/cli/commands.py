@@ -7,17 +7,20 @@ an exit code says how it went (`loadstar.cli.EXIT_*`).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from loadstar.aws import s3_client
-from loadstar.cli import render
+from loadstar.cli import SETTINGS_HINT, fail, render
 from loadstar.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK
+from loadstar.cli.output import plural, to_json
 from loadstar.config import Settings, TableKind, load_settings
+from loadstar.config.settings import did_you_mean
+from loadstar.errors import ConfigError
 from loadstar.run import pipeline, report
 from loadstar.telemetry.progress import TerminalProgress
 
@@ -36,8 +39,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def output(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text())
+def output(args: argparse.Namespace, data: Any, text: Callable[[], str | None]) -> None:
+    """``data`` as JSON with --json; else what ``text`` returns (or prints itself)."""
+    if args.json:
+        print(to_json(data))
+        return
+    shown = text()
+    if shown is not None:
+        print(shown)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,16 +59,45 @@ def run(args: argparse.Namespace) -> int:
             summary, sys.stderr, namespace=settings.metrics_namespace, service=settings.service
         )
     data = summary.to_dict()
+    data["tables"] = [{"name": name, **table} for name, table in data["tables"].items()]
+    problem = _setup_problem(data)
+    if problem is not None:
+        # One message for one mistake, not one per table it stopped.
+        kind, message, hint = problem
+        data["error"] = {**data.get("error", {}), "type": kind, "message": message, "hint": hint}
+        if args.json:
+            print(to_json(data))
+            return EXIT_CONFIG
+        return fail(args, kind, message, hint)
     output(args, data, lambda: render.run_text(data))
-    if summary.error is not None:
-        print(f"loadstar: error: {summary.error['message']}", file=sys.stderr)
-        if summary.error.get("hint"):
-            print(f"hint: {summary.error['hint']}", file=sys.stderr)
-    if summary.error is not None and summary.error["type"] in _SETTINGS_ERRORS:
-        return EXIT_CONFIG
+    if summary.error is not None and not args.json:
+        fail(args, summary.error["type"], summary.error["message"], summary.error.get("hint"))
     if summary.failed or summary.attention:
         return EXIT_FAILED
     return EXIT_LOCKED if summary.busy else EXIT_OK
+
+
+def _setup_problem(data: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """A run stopped by its settings, its access or a warehouse without the tables."""
+    error = data.get("error")
+    if error is not None and error["type"] in _SETTINGS_ERRORS:
+        return error["type"], error["message"], error.get("hint") or SETTINGS_HINT
+    missing = [
+        t["name"]
+        for t in data["tables"]
+        if t.get("error_detail", {}).get("type") == "MissingTableError"
+    ]
+    if not missing or data["files_loaded"] or data["files_failed"]:
+        return None
+    details = next(t["error_detail"] for t in data["tables"] if t["name"] == missing[0])
+    where = details["message"].rsplit(" does not exist in ", 1)[-1]
+    names = ", ".join(missing)
+    return (
+        "MissingTableError",
+        f"{plural(len(missing), 'table')} of the catalogue "
+        f"{'does' if len(missing) == 1 else 'do'} not exist in {where}: {names}",
+        details.get("hint"),
+    )
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -109,8 +147,19 @@ def status(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     from loadstar.ops.history import history
 
-    entries = history(settings_from(args), table=args.table, limit=args.limit)
-    data = [vars(e) for e in entries]
+    settings = settings_from(args)
+    names = [t.name for t in settings.tables]
+    if args.table is not None and args.table not in names:
+        raise ConfigError(
+            f"no table {args.table!r} in the catalogue{did_you_mean(args.table, names)}; "
+            f"it has {', '.join(names)}"
+        )
+    entries = history(settings, table=args.table, limit=args.limit)
+    data = {
+        "bucket": settings.require_bucket(),
+        "table": args.table,
+        "files": [{"name": e.table, **vars(e)} for e in entries],
+    }
     output(args, data, lambda: render.history_text(data))
     return EXIT_OK
 
@@ -149,8 +198,8 @@ def replay(args: argparse.Namespace) -> int:
 def skip(args: argparse.Namespace) -> int:
     from loadstar.ops.skip import skip
 
-    table = skip(settings_from(args), s3_client(), args.key, args.reason)
-    data = {"key": args.key, "table": table, "status": "skipped", "reason": args.reason}
+    table, reason = skip(settings_from(args), s3_client(), args.key, args.reason)
+    data = {"key": args.key, "table": table, "status": "skipped", "reason": reason}
     output(args, data, lambda: f"skipped {args.key} ({table}): later runs will not load it")
     return EXIT_OK
 
@@ -162,17 +211,25 @@ def init_db(args: argparse.Namespace) -> int:
     schema = args.schema or settings.schema
     with closing(Warehouse(settings)) as warehouse:
         warehouse.connect()
-        warehouse.create_tables(schema)
+        created_in = warehouse.create_tables(schema)
         warehouse.ensure_ledger()
-    data = {"schema": schema, "ledger_schema": settings.ledger_schema}
+    data = {"schema": created_in, "ledger_schema": settings.ledger_schema}
     output(
         args,
         data,
         lambda: (
-            f"warehouse tables ready in schema {schema or '(search_path)'}; "
-            f"ledger in {settings.ledger_schema}"
+            f"warehouse tables ready in schema {created_in}; "
+            f"ledger ready in schema {settings.ledger_schema}"
         ),
     )
+    return EXIT_OK
+
+
+def html_report(args: argparse.Namespace) -> int:
+    from loadstar.ops.freshness import write_html_report
+
+    data = write_html_report(settings_from(args), Path(args.html), days=args.days)
+    output(args, data, lambda: f"wrote {data['path']}")
     return EXIT_OK
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from loadstar.cli import commands
+from loadstar.config import SETTINGS_HELP, SettingHelp
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -34,17 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="loadstar",
         description="Load timestamped Parquet files from S3 into a PostgreSQL star schema, "
         "exactly once; the same runs as the Lambda.",
-        epilog="exit codes: 0 ok, 1 a file failed (or would, or has), 2 bad usage or settings "
-        "or an unreachable warehouse, 3 another run holds the lock.\n"
+        epilog=settings_text()
+        + "\n\nexit codes: 0 ok, 1 a file failed (or would, or has), 2 bad usage or settings, "
+        "a warehouse without the tables, or an unreachable warehouse, 3 another run holds "
+        "a table's lock.\n"
         "`loadstar COMMAND --help` shows a command's options and an example.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(name: str, func: Command, summary: str, example: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, func: Command, summary: str, example: str, *, shared: bool = True
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(
             name,
-            parents=[common],
+            # A command that reads no settings takes none: a flag it would ignore is refused.
+            parents=[common] if shared else [],
             help=summary,
             description=summary[0].upper() + summary[1:] + ".",
             epilog=f"example:\n  {example}",
@@ -127,13 +135,80 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--schema", help="schema for the warehouse tables (default: search_path)")
 
+    report = command(
+        "report",
+        commands.html_report,
+        "write one self-contained HTML page of each table's freshness from the ledger",
+        "loadstar report --html freshness.html",
+    )
+    report.add_argument("--html", required=True, metavar="FILE", help="the page to write")
+    report.add_argument(
+        "--days", type=_positive, default=7, help="hours charted over the last N days (7)"
+    )
+
     command(
         "demo",
         commands.demo,
         "embedded PostgreSQL, local S3 server, sample data and a real load",
         "loadstar demo",
+        shared=False,
     )
+    _local_commands(sub)
     return parser
+
+
+def _local_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from loadstar.cli import local
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(os.environ.get("LOADSTAR_LOCAL_DIR") or "loadstar-local"),
+        help="where the stack keeps its data and state "
+        "(default: LOADSTAR_LOCAL_DIR, else ./loadstar-local)",
+    )
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser = sub.add_parser(
+        "local",
+        help="an embedded PostgreSQL and a local S3 server that stay up: up, status, down",
+        description="An embedded PostgreSQL and a local S3 API server, running in the "
+        "background until `loadstar local down`, with the warehouse's tables and a bucket.",
+        epilog='example:\n  eval "$(loadstar local up --sample)"\n'
+        "  loadstar run && loadstar status",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(required=True, metavar="ACTION")
+    up = actions.add_parser(
+        "up", parents=[common], help="start the stack (if not running); print `export` lines"
+    )
+    up.add_argument("--sample", action="store_true", help="fill the bucket with sample files")
+    up.add_argument("--bucket", default="processed", help="the bucket to create (processed)")
+    up.set_defaults(func=local.up)
+    actions.add_parser(
+        "status", parents=[common], help="whether it runs, and where (exit 2 if not)"
+    ).set_defaults(func=local.status)
+    actions.add_parser(
+        "down", parents=[common], help="stop the stack and delete its directory"
+    ).set_defaults(func=local.down)
+
+
+def settings_text() -> str:
+    """Every setting, grouped: how to set it (flag, environment, TOML key), its default."""
+    lines = [
+        "settings (a flag wins over the environment, which wins over the TOML file "
+        "LOADSTAR_CONFIG names):"
+    ]
+    groups: dict[str, list[SettingHelp]] = {}
+    for setting in SETTINGS_HELP:
+        groups.setdefault(setting.group, []).append(setting)
+    for group, settings in groups.items():
+        lines.append(f"  {group}:")
+        for s in settings:
+            ways = " | ".join(w for w in (s.flag, s.env, s.toml and f"[{s.toml}]") if w)
+            lines.append(f"    {ways}")
+            lines.append(f"        {s.meaning} (default: {s.default})")
+    return "\n".join(lines)
 
 
 def _positive(text: str) -> int:

@@ -207,6 +207,132 @@ _SCHEMA: dict[str, dict[str, tuple[str, float | None, float]]] = {
 _TOP_LEVEL = {*_SCHEMA, "tables"}
 
 
+@dataclass(frozen=True)
+class SettingHelp:
+    """One setting as a person sets it: flag, environment variable, TOML key."""
+
+    group: str
+    flag: str | None
+    env: str | None
+    toml: str | None
+    default: str
+    meaning: str
+
+
+# Every setting, for `loadstar --help` and the docs; a test checks it against
+# the variables and TOML keys load_settings reads.
+SETTINGS_HELP: tuple[SettingHelp, ...] = (
+    SettingHelp(
+        "where", "--bucket", "LOADSTAR_BUCKET", "source.bucket", "-", "the processed bucket"
+    ),
+    SettingHelp(
+        "where",
+        "--config",
+        "LOADSTAR_CONFIG",
+        None,
+        "-",
+        "the TOML file (table catalogue and the settings below)",
+    ),
+    SettingHelp(
+        "where",
+        "--database-url",
+        "LOADSTAR_DATABASE_URL",
+        None,
+        "-",
+        "libpq URI of the warehouse (password in PGPASSWORD or ~/.pgpass)",
+    ),
+    SettingHelp(
+        "where",
+        "--db-secret",
+        "LOADSTAR_DB_SECRET",
+        "warehouse.secret",
+        "-",
+        "Secrets Manager secret holding the warehouse's connection",
+    ),
+    SettingHelp(
+        "where", None, None, "warehouse.schema", "search_path", "schema of the warehouse tables"
+    ),
+    SettingHelp(
+        "where", None, None, "ledger.schema", DEFAULT_LEDGER_SCHEMA, "schema of the ledger"
+    ),
+    SettingHelp(
+        "run",
+        None,
+        "LOADSTAR_TIME_RESERVE_SECONDS",
+        "run.time_reserve_seconds",
+        f"{DEFAULT_TIME_RESERVE_SECONDS:g}",
+        "seconds of Lambda time kept for the end",
+    ),
+    SettingHelp(
+        "run",
+        None,
+        "LOADSTAR_FULL_LISTING_INTERVAL_SECONDS",
+        "run.full_listing_interval_seconds",
+        f"{DEFAULT_FULL_LISTING_INTERVAL_SECONDS:g}",
+        "seconds between full listings of a table's prefix",
+    ),
+    SettingHelp(
+        "run",
+        None,
+        "LOADSTAR_TABLE_LOCK_WAIT_SECONDS",
+        "run.table_lock_wait_seconds",
+        f"{DEFAULT_TABLE_LOCK_WAIT_SECONDS:g}",
+        "seconds to wait for a table's lock",
+    ),
+    SettingHelp(
+        "warehouse",
+        None,
+        "LOADSTAR_CONNECT_ATTEMPTS",
+        "warehouse.connect_attempts",
+        f"{DEFAULT_CONNECT_ATTEMPTS}",
+        "tries to connect before the run fails",
+    ),
+    SettingHelp(
+        "warehouse",
+        None,
+        "LOADSTAR_LOCK_TIMEOUT_SECONDS",
+        "warehouse.lock_timeout_seconds",
+        f"{DEFAULT_LOCK_TIMEOUT_SECONDS:g}",
+        "PostgreSQL lock_timeout of a load",
+    ),
+    SettingHelp(
+        "output",
+        None,
+        "LOADSTAR_METRICS_NAMESPACE",
+        "metrics.namespace",
+        DEFAULT_METRICS_NAMESPACE,
+        "CloudWatch namespace of the metrics",
+    ),
+    SettingHelp(
+        "output",
+        None,
+        "LOADSTAR_SERVICE",
+        "metrics.service",
+        DEFAULT_SERVICE,
+        "service dimension of the metrics",
+    ),
+    SettingHelp(
+        "output", "--log-level", "LOADSTAR_LOG_LEVEL", None, "INFO", "DEBUG, INFO, WARNING, ERROR"
+    ),
+    SettingHelp(
+        "output",
+        "--log-format",
+        "LOADSTAR_LOG_FORMAT",
+        None,
+        "json",
+        "json or console (the command line: none on a terminal unless asked)",
+    ),
+    SettingHelp(
+        "output",
+        "--dir (local)",
+        "LOADSTAR_LOCAL_DIR",
+        None,
+        "./loadstar-local",
+        "where `loadstar local` keeps its stack",
+    ),
+)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``; else nothing."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -108,15 +108,7 @@ class LocalServices:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` (``s3``, ``secretsmanager``) on this stack."""
-        import boto3
-
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.endpoint_url,
-            region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-            aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-        )
+        return client_for(self.endpoint_url, service)
 
     def environment(self, dbname: str = "postgres") -> dict[str, str]:
         """Environment variables that point boto3 and loadstar at this stack."""
@@ -125,3 +117,16 @@ class LocalServices:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "LOADSTAR_DATABASE_URL": self.database_url(dbname),
         }
+
+
+def client_for(endpoint_url: str, service: str) -> Any:
+    """A boto3 client for ``service`` on the local S3 API server at ``endpoint_url``."""
+    import boto3
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )

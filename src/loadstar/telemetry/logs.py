@@ -74,16 +74,21 @@ def _console_value(value: Any) -> str:
 
 
 def configure_logging(
-    level: str | None = None, *, to_stderr: bool = False, fmt: LogFormat | None = None
+    level: str | None = None,
+    *,
+    to_stderr: bool = False,
+    fmt: LogFormat | None = None,
+    quiet: bool = False,
 ) -> None:
     """Send loadstar's lines to stdout (or stderr); idempotent.
 
     Lambda collects stdout; the command line logs to stderr, keeping stdout
     for its output. ``fmt`` (or ``LOADSTAR_LOG_FORMAT``) picks JSON or console
-    lines; by default, console lines when the stream is a terminal.
+    lines; by default, console lines when the stream is a terminal. ``quiet``
+    prints none (a command on a terminal says what happened itself).
     """
     chosen = (level or os.environ.get("LOADSTAR_LOG_LEVEL") or "INFO").upper()
-    log.setLevel(chosen)
+    log.setLevel(logging.CRITICAL + 1 if quiet else chosen)
     handler = next((h for h in log.handlers if isinstance(h, _Handler)), None)
     if handler is None:
         handler = _Handler()
