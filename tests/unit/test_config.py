@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadstar.config import default_catalogue, load_settings, mask_url
+from loadstar.config import default_catalogue, load_settings, mask_url, table_from_entry
 from loadstar.errors import ConfigError
 
 
@@ -223,3 +223,50 @@ def test_settings_repr_never_shows_the_password() -> None:
     settings = load_settings(environ={"LOADSTAR_DATABASE_URL": "postgresql://u:s3cr3t-pw@h/db"})
     assert "s3cr3t-pw" not in repr(settings)
     assert "s3cr3t-pw" not in str(settings)
+
+
+# -- ignore, and every setting in the help ---------------------------------------------------
+
+
+def test_ignore_names_file_columns_to_drop() -> None:
+    spec = table_from_entry("dim_staff", {"ignore": ["_ingested_at", "debug"]})
+    assert spec.ignore == frozenset({"_ingested_at", "debug"})
+    assert table_from_entry("dim_staff", {}).ignore == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"ignore": "debug"}, "[tables.fact_x] ignore must be a list of file column names"),
+        ({"ignore": [1]}, "[tables.fact_x] ignore must be a list of file column names"),
+        ({"ignore": [""]}, "[tables.fact_x] ignore must be a list of file column names"),
+        (
+            {"ignore": ["a"], "rename": {"a": "b"}},
+            "[tables.fact_x] ignores 'a', which it also renames or keys on",
+        ),
+        (
+            {"ignore": ["v"], "version_key": ["v"]},
+            "[tables.fact_x] ignores 'v', which it also renames or keys on",
+        ),
+    ],
+)
+def test_an_ignore_that_cannot_mean_anything_is_refused(
+    entry: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        table_from_entry("fact_x", entry)
+    assert str(refused.value).startswith(message)
+
+
+def test_the_help_names_every_variable_and_toml_key_loadstar_reads() -> None:
+    import re
+
+    from loadstar.config import SETTINGS_HELP
+    from loadstar.config.settings import _SCHEMA
+
+    root = Path(__file__).resolve().parents[2] / "src" / "loadstar"
+    source = "\n".join(p.read_text() for p in root.rglob("*.py"))
+    read = set(re.findall(r'"(LOADSTAR_[A-Z_]+)"', source))
+    assert read == {s.env for s in SETTINGS_HELP if s.env}
+    keys = {f"{section}.{key}" for section, fields in _SCHEMA.items() for key in fields}
+    assert keys == {s.toml for s in SETTINGS_HELP if s.toml}
