@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+import pytest
+
 from loadstar.source.discovery import SourceFile
 from loadstar.telemetry.progress import TerminalProgress, render
 
@@ -37,3 +39,19 @@ def test_the_line_is_redrawn_in_place_and_always_at_start_and_end() -> None:
     assert "0/100 rows" in drawn[0]
     assert "100/100 rows" in drawn[-1]
     assert "\n" not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("size", "done", "total", "shown"),
+    [
+        (812, 1, 1, "1/1 rows, 812 B/812 B"),
+        (9_613, 2, 4, "2/4 rows, 4.8 kB/9.6 kB"),
+        (1_300_000, 1, 2, "1/2 rows, 650.0 kB/1.3 MB"),
+        (2_100_000_000, 4, 4, "4/4 rows, 2.1 GB/2.1 GB"),
+    ],
+)
+def test_sizes_read_in_their_unit_never_as_zero_megabytes(
+    size: int, done: int, total: int, shown: str
+) -> None:
+    line = render("dim_date", "dimension/date.parquet", size, done, total)
+    assert line.endswith(shown)

@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from loadstar.telemetry.progress import human_size as size
+
+__all__ = ["fancy", "instant", "plain_table", "plural", "size", "table", "to_json"]
+
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
@@ -39,14 +43,6 @@ def _default(value: object) -> object:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 file``, ``2 files``, ``1,204 rows``."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
-
-
-def size(count: float) -> str:
-    """Bytes as a person reads them: ``812 B``, ``9.6 kB``, ``1.3 MB``, ``2.1 GB``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count:.0f} B"
 
 
 def fancy() -> bool:

@@ -28,15 +28,19 @@ class TerminalProgress:
 
 
 def render(table: str, key: str, size: int, done: int, total: int) -> str:
-    """``dim_staff staff-….parquet [####    ] 50% 10/20 rows, 0.1/0.2 MB``."""
+    """``dim_staff staff-….parquet [####    ] 50% 10/20 rows, 96.0 kB/192.0 kB``."""
     fraction = done / total if total else 1.0
     bar = "#" * round(fraction * _BAR)
     name = key.rsplit("/", 1)[-1]
     return (
         f"{table} {name} [{bar:<{_BAR}}] {fraction:4.0%} "
-        f"{done:,}/{total:,} rows, {_megabytes(size * fraction)}/{_megabytes(size)}"
+        f"{done:,}/{total:,} rows, {human_size(size * fraction)}/{human_size(size)}"
     )
 
 
-def _megabytes(size: float) -> str:
-    return f"{size / 1e6:.1f} MB"
+def human_size(count: float) -> str:
+    """Bytes as a person reads them: ``812 B``, ``9.6 kB``, ``1.3 MB``, ``2.1 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count:.0f} B"
