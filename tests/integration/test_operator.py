@@ -29,6 +29,7 @@ from support import Conn, count, ledger, put_files, put_table
 LOADSTAR = Path(sys.executable).with_name("loadstar")
 INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 # An SGR sequence that sets a colour (30-38, 40-48, 90-97, 100-107), not bold or italic.
+ANSI_ANY = re.compile(r"\x1b\[[0-9;]*m")
 ANSI_COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 
 
@@ -212,7 +213,7 @@ def test_an_unknown_column_offers_every_way_out_and_ignore_is_one(
     [table] = [t for t in summary["tables"] if t["name"] == "dim_currency"]
     reason = table["failed"][0]["reason"]
     assert "unknown column '_ingested_by'" in reason
-    assert "rename = { '_ingested_by' = \"<column>\" } in [tables.dim_currency]" in reason
+    assert 'rename = { "_ingested_by" = "<column>" } in [tables.dim_currency]' in reason
     assert 'ignore = ["_ingested_by"] in [tables.dim_currency]' in reason
     assert 'ALTER TABLE "public"."dim_currency" ADD COLUMN "_ingested_by" <type>' in reason
     assert "loadstar skip KEY --reason" in reason
@@ -268,7 +269,7 @@ def test_skipping_twice_keeps_every_reason_and_status_shows_the_skips(
     _, status = as_json(capsys, "status")
     [fact] = [t for t in status["tables"] if t["name"] == "fact_sales_order"]
     assert (fact["skipped"], fact["newest_skipped"]["key"]) == (1, key)
-    assert INSTANT.fullmatch(fact["newest_skipped"]["at"])
+    assert INSTANT.fullmatch(fact["newest_skipped"]["skipped_at"])
     assert main(["status"]) == EXIT_OK
     text = capsys.readouterr().out
     assert (
@@ -384,3 +385,105 @@ def test_a_terminal_gets_tables_and_colour_unless_no_color_and_a_pipe_plain_text
     assert "┃" not in text
     assert not ANSI_COLOUR.search(text)
     assert text.splitlines()[1].split()[:3] == ["table", "loaded", "rows"]
+
+
+# -- what the stack never does ---------------------------------------------------------------
+
+
+def test_local_down_deletes_no_directory_that_is_not_a_stacks(tmp_path: Path) -> None:
+    (tmp_path / "pgdata").mkdir()
+    (tmp_path / "important.txt").write_text("keep me")
+    down = piped("local", "down", "--dir", str(tmp_path))
+    assert down.returncode == EXIT_OK
+    assert "nothing to stop" in down.stdout
+    assert (tmp_path / "important.txt").read_text() == "keep me"
+    up = piped("local", "up", "--dir", str(tmp_path), "--json")
+    assert up.returncode == EXIT_CONFIG
+    error = json.loads(up.stdout)["error"]
+    assert error["type"] == "StackError"
+    assert "not a loadstar local stack's" in error["message"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["important.txt", "pgdata"]
+
+
+def test_a_stale_state_file_whose_pid_another_process_took_is_no_stack(tmp_path: Path) -> None:
+    other = subprocess.Popen(["/bin/sleep", "60"])
+    try:
+        (tmp_path / "LOADSTAR-LOCAL-STACK").write_text("")
+        state = {
+            "dir": str(tmp_path),
+            "pid": other.pid,
+            "database_url": "postgresql://nowhere",
+            "endpoint_url": "http://127.0.0.1:9",
+            "bucket": "processed",
+            "started_at": "2026-01-01T00:00:00Z",
+        }
+        (tmp_path / "stack.json").write_text(json.dumps(state))
+        found = piped("local", "status", "--dir", str(tmp_path))
+        assert found.returncode == EXIT_CONFIG
+        assert piped("local", "down", "--dir", str(tmp_path)).returncode == EXIT_OK
+        assert other.poll() is None  # not signalled: it was never the stack
+        assert not tmp_path.exists()  # the stack's own leftovers are gone
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_stack_that_cannot_be_prepared_is_stopped_and_says_why(tmp_path: Path) -> None:
+    where = tmp_path / "stack"
+    up = piped("local", "up", "--dir", str(where), "--bucket", "Bad_Bucket!", "--json")
+    assert up.returncode == EXIT_CONFIG
+    error = json.loads(up.stdout)["error"]
+    assert error["type"] == "StackError"
+    assert "could not be prepared" in error["message"]
+    assert "Bad_Bucket!" in error["message"]
+    assert not where.exists()
+    assert piped("local", "status", "--dir", str(where)).returncode == EXIT_CONFIG
+
+
+@pytest.mark.usefixtures("env")
+def test_keys_and_reasons_that_look_like_markup_are_shown_as_written(
+    s3: S3Client, bucket: str
+) -> None:
+    facts = fact_files(1, 3)
+    put_files(s3, bucket, [*dimension_files(), *facts])
+    reason = "ticket [/oops] [bold]red[/bold]"
+    assert piped("skip", facts[0].key, "--reason", reason).returncode == EXIT_OK
+    code, shown = on_a_terminal("history")
+    assert code == EXIT_OK, shown
+    assert "[/oops] [bold]red[/bold]" in ANSI_ANY.sub("", shown)
+
+
+@pytest.mark.usefixtures("env")
+def test_a_table_the_warehouse_lacks_is_the_set_up_to_fix_for_status_and_plan(
+    s3: S3Client, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_files(s3, bucket, dimension_files())
+    config = tmp_path / "loadstar.toml"
+    config.write_text('[warehouse]\nschema = "nosuch"\n')
+    for command in ("status", "plan"):
+        code, document = as_json(capsys, command, "--config", str(config))
+        assert code == EXIT_CONFIG, command
+        errors = {t["name"]: t.get("error_type") for t in document["tables"] if "error" in t}
+        assert set(errors.values()) == {"MissingTableError"}, command
+        assert {f.table for f in dimension_files()} <= set(errors), command
+    code, document = as_json(capsys, "run", "--config", str(config))
+    assert code == EXIT_CONFIG
+    assert document["error"]["type"] == "MissingTableError"
+    assert "schema 'nosuch'" in document["error"]["message"]
+
+
+@pytest.mark.usefixtures("env")
+def test_ignore_never_drops_a_column_the_table_has(
+    s3: S3Client, bucket: str, db: Conn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [location] = [f for f in dimension_files() if f.table == "dim_location"]
+    put_files(s3, bucket, [location])
+    config = tmp_path / "loadstar.toml"
+    config.write_text('[tables.dim_location]\nignore = ["district"]\n')
+    code, summary = as_json(capsys, "run", "--config", str(config))
+    assert code != EXIT_OK
+    [table] = [t for t in summary["tables"] if t["name"] == "dim_location"]
+    assert (
+        "ignore of dim_location names 'district', which public.dim_location has" in (table["error"])
+    )
+    assert count(db, "dim_location") == 0

@@ -167,3 +167,22 @@ def test_an_index_on_part_of_the_version_key_leaves_the_plan_to_the_planner(
 def test_a_file_of_only_ignored_columns_has_nothing_to_load(names: list[str]) -> None:
     with pytest.raises(BadFileError, match="there is nothing to load"):
         plan_columns(schema(*names), FACT_SPEC, FACT)
+
+
+def test_the_unknown_column_hint_quotes_a_hostile_name_for_toml_and_sql() -> None:
+    table = TableInfo(
+        "public", "dim_x", (Column("id", "int4", "integer", True, False, False),), ("id",)
+    )
+    schema = pa.schema([("id", pa.int64()), ('bad"col', pa.int64())])
+    with pytest.raises(BadFileError) as refused:
+        plan_columns(schema, table_from_entry("dim_x", {}), table)
+    message = str(refused.value)
+    assert 'ignore = ["bad\\"col"] in [tables.dim_x]' in message
+    assert 'ALTER TABLE "public"."dim_x" ADD COLUMN "bad""col" <type>' in message
+    assert 'rename = { "bad\\"col" = "<column>" }' in message
+
+
+def test_an_empty_table_of_rows_prints_its_headers() -> None:
+    from loadstar.cli.output import plain_table
+
+    assert plain_table(None, ["table", "files"], []) == "table  files"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from loadstar.source.discovery import SourceFile
-from loadstar.telemetry.progress import TerminalProgress, render
+from loadstar.telemetry.progress import TerminalProgress, human_size, render
 
 FILE = SourceFile(
     key="fact/sales_order-2024-05-24.parquet",
@@ -55,3 +55,20 @@ def test_sizes_read_in_their_unit_never_as_zero_megabytes(
 ) -> None:
     line = render("dim_date", "dimension/date.parquet", size, done, total)
     assert line.endswith(shown)
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1_000, "1.0 kB"),
+        (999_949, "999.9 kB"),
+        (999_960, "1.0 MB"),
+        (1_300_000, "1.3 MB"),
+        (999_960_000, "1.0 GB"),
+        (5e12, "5000.0 GB"),
+    ],
+)
+def test_a_size_reads_in_the_unit_its_rounding_lands_in(count: float, shown: str) -> None:
+    assert human_size(count) == shown

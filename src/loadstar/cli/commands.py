@@ -61,15 +61,19 @@ def run(args: argparse.Namespace) -> int:
     data = summary.to_dict()
     data["tables"] = [{"name": name, **table} for name, table in data["tables"].items()]
     problem = _setup_problem(data)
+    # When the set-up stopped everything, its one message is the whole story.
+    alone = problem is not None and not any(
+        t["loaded"] or t["failed"] or (t.get("error") and t["name"] not in problem[3])
+        for t in data["tables"]
+    )
     if problem is not None:
-        # One message for one mistake, not one per table it stopped.
-        kind, message, hint = problem
-        data["error"] = {**data.get("error", {}), "type": kind, "message": message, "hint": hint}
-        if args.json:
-            print(to_json(data))
-            return EXIT_CONFIG
-        return fail(args, kind, message, hint)
-    output(args, data, lambda: render.run_text(data))
+        data.setdefault("error", {"type": problem[0], "message": problem[1], "hint": problem[2]})
+    if args.json:
+        print(to_json(data))
+    elif not alone:
+        output(args, data, lambda: render.run_text(data))
+    if problem is not None:
+        return fail(args, *problem[:3]) if not args.json else EXIT_CONFIG
     if summary.error is not None and not args.json:
         fail(args, summary.error["type"], summary.error["message"], summary.error.get("hint"))
     if summary.failed or summary.attention:
@@ -77,26 +81,28 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_LOCKED if summary.busy else EXIT_OK
 
 
-def _setup_problem(data: dict[str, Any]) -> tuple[str, str, str | None] | None:
-    """A run stopped by its settings, its access or a warehouse without the tables."""
+def _setup_problem(data: dict[str, Any]) -> tuple[str, str, str | None, list[str]] | None:
+    """A run stopped by its settings, its access or a warehouse without the tables: its
+    error's type, message and hint, and the tables it covers."""
     error = data.get("error")
     if error is not None and error["type"] in _SETTINGS_ERRORS:
-        return error["type"], error["message"], error.get("hint") or SETTINGS_HINT
+        names = [t["name"] for t in data["tables"]]
+        return error["type"], error["message"], error.get("hint") or SETTINGS_HINT, names
     missing = [
         t["name"]
         for t in data["tables"]
         if t.get("error_detail", {}).get("type") == "MissingTableError"
     ]
-    if not missing or data["files_loaded"] or data["files_failed"]:
+    if not missing:
         return None
     details = next(t["error_detail"] for t in data["tables"] if t["name"] == missing[0])
     where = details["message"].rsplit(" does not exist in ", 1)[-1]
-    names = ", ".join(missing)
     return (
         "MissingTableError",
         f"{plural(len(missing), 'table')} of the catalogue "
-        f"{'does' if len(missing) == 1 else 'do'} not exist in {where}: {names}",
+        f"{'does' if len(missing) == 1 else 'do'} not exist in {where}: {', '.join(missing)}",
         details.get("hint"),
+        missing,
     )
 
 
@@ -115,6 +121,8 @@ def plan(args: argparse.Namespace) -> int:
         "unclaimed": nobodys.to_dict(),
     }
     output(args, data, lambda: render.plan_text(data))
+    if _missing_tables(data):
+        return EXIT_CONFIG
     return EXIT_FAILED if data["would_fail"] else EXIT_OK
 
 
@@ -141,7 +149,14 @@ def status(args: argparse.Namespace) -> int:
     }
     data = {"bucket": bucket, "tables": rows, "totals": totals, "unclaimed": nobodys.to_dict()}
     output(args, data, lambda: render.status_text(data))
+    if _missing_tables(data):
+        return EXIT_CONFIG
     return EXIT_FAILED if totals["failed"] or totals["errors"] else EXIT_OK
+
+
+def _missing_tables(data: dict[str, Any]) -> list[str]:
+    """The catalogued tables the warehouse does not have: its set-up needs a fix (exit 2)."""
+    return [t["name"] for t in data["tables"] if t.get("error_type") == "MissingTableError"]
 
 
 def history(args: argparse.Namespace) -> int:
@@ -171,9 +186,8 @@ def replay(args: argparse.Namespace) -> int:
     progress = TerminalProgress() if sys.stderr.isatty() else None
     outcome = replay(settings, s3_client(), args.key, force=args.force, progress=progress)
     if outcome is None:
-        message = "loadstar: another load holds the table's lock; try again when it ends"
-        print(message, file=sys.stderr)
-        return EXIT_LOCKED
+        message = "another load holds the table's lock"
+        return fail(args, "TableBusyError", message, "try again when it ends", EXIT_LOCKED)
     data = {
         "key": outcome.key,
         "table": outcome.table,

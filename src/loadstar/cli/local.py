@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from pathlib import Path
 
 from loadstar.cli.codes import EXIT_CONFIG, EXIT_OK
+
+DEFAULT_DIR = Path("loadstar-local")
 
 
 def up(args: argparse.Namespace) -> int:
@@ -23,11 +27,16 @@ def up(args: argparse.Namespace) -> int:
     # The export lines alone go to stdout, so `eval "$(loadstar local up)"` works.
     state = "started" if started else "already running"
     sample = ", Terrific Totes files in the bucket" if started and args.sample else ""
+    unchanged = (
+        " (--sample ignored: the stack was up already)" if args.sample and not started else ""
+    )
+    where = "" if args.dir == DEFAULT_DIR else f" --dir {shlex.quote(str(args.dir))}"
     print(
-        f"loadstar: local stack {state} in {found.dir}{sample}\n"
+        f"loadstar: local stack {state} in {found.dir}{sample}{unchanged}\n"
         f"  PostgreSQL  {found.database_url}\n"
         f"  S3 API      {found.endpoint_url}  bucket {found.bucket}\n"
-        f'  point this shell at it: eval "$(loadstar local up)"; stop it: loadstar local down',
+        f'  point this shell at it: eval "$(loadstar local up{where})"; '
+        f"stop it: loadstar local down{where}",
         file=sys.stderr,
     )
     print(found.exports())

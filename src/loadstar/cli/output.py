@@ -61,23 +61,27 @@ def table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str
     if fancy():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        drawn = Table(title=title, title_justify="left", header_style="bold")
+        # Text, never markup: keys and reasons are whatever the bucket and people wrote.
+        drawn = Table(
+            title=Text(title) if title else None, title_justify="left", header_style="bold"
+        )
         for i, header in enumerate(headers):
             drawn.add_column(
-                header,
+                Text(header),
                 justify="right" if i and _numeric(rows, i) else "left",
                 style="cyan" if i == 0 else None,
             )
         for row in rows:
-            drawn.add_row(*row)
+            drawn.add_row(*(Text(cell) for cell in row))
         Console(no_color=bool(os.environ.get("NO_COLOR"))).print(drawn)
         return
     print(plain_table(title, headers, rows))
 
 
 def plain_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     lines = [title] if title else []
     for row in (headers, *rows):
         cells = [

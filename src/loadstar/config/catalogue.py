@@ -56,11 +56,11 @@ class TableSpec:
     rename: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     version_key: tuple[str, ...] = ()
     pattern: str | None = None
-    ignore: frozenset[str] = frozenset()
-    """File columns dropped before loading (the warehouse has no place for them)."""
     """A template from the bucket root (``{timestamp}``, ``*``), instead of a prefix."""
     suffix: str = DEFAULT_SUFFIX
     """How the table's file names end; ``""`` accepts keys with no extension."""
+    ignore: frozenset[str] = frozenset()
+    """File columns dropped before loading (the warehouse has no place for them)."""
 
 
 def load_order(tables: Iterable[TableSpec]) -> list[TableSpec]:

@@ -28,6 +28,8 @@ DEFAULT_DIR = Path("loadstar-local")
 BUCKET = "processed"
 STATE_FILE = "stack.json"
 LOG_FILE = "stack.log"
+MARKER = "LOADSTAR-LOCAL-STACK"
+"""Written by ``up`` in a directory it made or may use; ``down`` deletes no directory without it."""
 START_SECONDS = 120.0
 
 
@@ -74,9 +76,15 @@ def up(workdir: Path, *, bucket: str = BUCKET, sample: bool = False) -> tuple[St
     running = status(workdir)
     if running is not None:
         return running, False
-    if (workdir / STATE_FILE).exists():
-        (workdir / STATE_FILE).unlink()  # left by a stack that did not stop cleanly
+    if workdir.exists() and any(workdir.iterdir()) and not (workdir / MARKER).exists():
+        raise StackError(
+            f"{workdir} holds files that are not a loadstar local stack's; "
+            "choose an empty or new directory with --dir"
+        )
+    _stop_orphan_postgres(workdir)
+    (workdir / STATE_FILE).unlink(missing_ok=True)  # left by a stack that did not stop cleanly
     workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("loadstar local stack: `loadstar local down` deletes this\n")
     with (workdir / LOG_FILE).open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 (this very interpreter and module)
             [sys.executable, "-m", "loadstar.dev.stack", str(workdir.resolve()), bucket],
@@ -96,14 +104,18 @@ def up(workdir: Path, *, bucket: str = BUCKET, sample: bool = False) -> tuple[St
             process.terminate()
             raise StackError(f"the local stack did not start in {START_SECONDS:.0f} s")
         time.sleep(0.1)
-    _prepare(stack, sample=sample)
+    try:
+        _prepare(stack, sample=sample)
+    except Exception as exc:
+        down(workdir)  # not half a stack that later `up`s would take as ready
+        raise StackError(f"the local stack could not be prepared: {exc}") from exc
     return stack, True
 
 
 def status(workdir: Path) -> Stack | None:
     """The stack running in ``workdir``, or None."""
     stack = _read(workdir)
-    if stack is None or not _alive(stack.pid):
+    if stack is None or not _is_stack(stack.pid):
         return None
     return stack
 
@@ -116,11 +128,12 @@ def down(workdir: Path) -> Stack | None:
     if stack is not None:
         os.kill(stack.pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while _alive(stack.pid) and time.monotonic() < deadline:
+        while _is_stack(stack.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(stack.pid):
+        if _is_stack(stack.pid):
             os.kill(stack.pid, signal.SIGKILL)
-    if (workdir / STATE_FILE).exists() or (workdir / "pgdata").exists():
+    if (workdir / MARKER).exists():
+        _stop_orphan_postgres(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
     return stack
 
@@ -149,14 +162,40 @@ def _read(workdir: Path) -> Stack | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def _is_stack(pid: int) -> bool:
+    """Whether ``pid`` is a live stack process, not another that took a dead stack's pid."""
+    return _runs(pid, "loadstar.dev.stack")
+
+
+def _runs(pid: int, program: str) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return False
-    except PermissionError:
-        return True
-    return True
+    proc = Path(f"/proc/{pid}/cmdline")
+    if proc.exists():
+        return program in proc.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    found = subprocess.run(  # noqa: S603
+        ["/bin/ps", "-p", str(pid), "-o", "command="],  # where there is no /proc (macOS)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return program in found.stdout
+
+
+def _stop_orphan_postgres(workdir: Path) -> None:
+    """Stop a PostgreSQL left on the stack's data when the stack itself was killed."""
+    try:
+        pid = int((workdir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not _runs(pid, "postgres"):
+        return
+    os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+    deadline = time.monotonic() + 30
+    while _runs(pid, "postgres") and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def serve(workdir: Path, bucket: str) -> None:

@@ -52,6 +52,8 @@ class TablePlan:
     files: list[FilePlan] = field(default_factory=list)
     reported: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    error_type: str | None = None
+    """The error's class: a MissingTableError is the set-up's, not the files'."""
     """Why none of the table's files would load (table missing, columns unknown)."""
 
     @property
@@ -64,7 +66,7 @@ class TablePlan:
             "kind": self.kind,
             "files": [vars(f) for f in self.files],
             "reported": [{"key": k, "reason": r} for k, r in self.reported],
-            **({"error": self.error} if self.error else {}),
+            **({"error": self.error, "error_type": self.error_type} if self.error else {}),
         }
 
 
@@ -101,7 +103,7 @@ def _table_plan(
     except LoadstarError as exc:
         if exc.scope == "run":
             raise
-        result.error = str(exc)
+        result.error, result.error_type = str(exc), type(exc).__name__
         return result
     todo = prepared.pending
     result.reported = [(file.key, reason) for file, reason in todo.reported]
@@ -109,6 +111,7 @@ def _table_plan(
     if prepared.problem is not None:
         # The files are still listed: what would wait behind the table's problem.
         result.error = str(prepared.problem)
+        result.error_type = type(prepared.problem).__name__
         return result
     if prepared.table is None:
         return result

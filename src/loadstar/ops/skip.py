@@ -32,6 +32,10 @@ def skip(settings: Settings, s3: S3Client, key: str, reason: str) -> tuple[str, 
     the file failed, an earlier skip): an audit trail, never overwritten.
     `RefusedError` when the file cannot be skipped.
     """
+    if not reason.strip() or any(c in reason for c in "\r\n"):
+        raise RefusedError(
+            f"cannot skip {key!r}: give a reason, on one line (the trail is one per line)"
+        )
     bucket = settings.require_bucket()
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     reason = f"skipped {stamp} by {_who()}: {reason}"

@@ -38,6 +38,8 @@ class TableStatus:
     reported: list[tuple[str, str]] = field(default_factory=list)
     """(key, reason) of files the next run would report rather than load."""
     error: str | None = None
+    error_type: str | None = None
+    """The error's class: a MissingTableError is the set-up's, not the files'."""
     watermark: str | None = None
     """The key runs list the table from; None when they list it in full."""
     last_full_listing: datetime | None = None
@@ -62,14 +64,14 @@ class TableStatus:
             "gone": list(self.gone),
             "skipped": self.skipped,
             "newest_skipped": (
-                dict(zip(("key", "reason", "at"), self.newest_skipped, strict=True))
+                dict(zip(("key", "reason", "skipped_at"), self.newest_skipped, strict=True))
                 if self.newest_skipped
                 else None
             ),
             "reported": [{"key": k, "reason": r} for k, r in self.reported],
             "watermark": self.watermark,
             "last_full_listing": self.last_full_listing,
-            **({"error": self.error} if self.error else {}),
+            **({"error": self.error, "error_type": self.error_type} if self.error else {}),
         }
 
 
@@ -97,7 +99,7 @@ def table_status(
     except LoadstarError as exc:
         if exc.scope == "run":
             raise
-        status.error = str(exc)
+        status.error, status.error_type = str(exc), type(exc).__name__
         return status
     # A failed file deleted since is no failure any more: there is nothing to load.
     listed = prepared.pending.listed
@@ -107,4 +109,5 @@ def table_status(
     status.reported = [(file.key, reason) for file, reason in prepared.pending.reported]
     if prepared.problem is not None:
         status.error = str(prepared.problem)
+        status.error_type = type(prepared.problem).__name__
     return status

@@ -9,6 +9,7 @@ to the warehouse.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -68,6 +69,15 @@ def check_table(spec: TableSpec, table: TableInfo) -> None:
                 table=table.qualified_name,
                 hint="fix the version_key in the catalogue, or add the column",
             )
+    kept = sorted(name for name in spec.ignore if table.column(name) is not None)
+    if kept:
+        raise TableError(
+            f"ignore of {spec.name} names {', '.join(map(repr, kept))}, which "
+            f"{table.qualified_name} has: loading would drop the files' values for "
+            f"{'it' if len(kept) == 1 else 'them'}",
+            table=table.qualified_name,
+            hint="ignore is for file columns the table has no place for; remove these from it",
+        )
     for source, target in spec.rename.items():
         if table.column(target) is None:
             raise TableError(
@@ -161,15 +171,21 @@ def _dimension_key(spec: TableSpec, table: TableInfo) -> tuple[str, ...]:
 def _unknown_columns(unknown: list[str], spec: TableSpec, table: TableInfo) -> str:
     """Why the file cannot load, and each way out: rename, ignore, add the column, skip."""
     names = ", ".join(repr(u) for u in unknown)
-    listed = ", ".join(f'"{u}"' for u in unknown)
+    # TOML basic strings take JSON's escapes; SQL identifiers double their quotes.
+    listed = ", ".join(json.dumps(u) for u in unknown)
     known = ", ".join(c.name for c in table.columns)
     add = "; ".join(
-        f'ALTER TABLE "{table.schema}"."{table.name}" ADD COLUMN "{u}" <type>' for u in unknown
+        f"ALTER TABLE {_ident(table.schema)}.{_ident(table.name)} ADD COLUMN {_ident(u)} <type>"
+        for u in unknown
     )
     return (
         f"unknown column{'s' if len(unknown) > 1 else ''} {names}: the table has no such "
-        f"column (it has {known}). Either map each to a column (rename = {{ {unknown[0]!r} "
-        f'= "<column>" }} in [tables.{spec.name}]), drop them (ignore = [{listed}] in '
-        f"[tables.{spec.name}]), add them to the table ({add}), or set this file aside "
-        "(loadstar skip KEY --reason ...)"
+        f"column (it has {known}). Either map each to a column (rename = {{ "
+        f'{json.dumps(unknown[0])} = "<column>" }} in [tables.{spec.name}]), drop them '
+        f"(ignore = [{listed}] in [tables.{spec.name}]), add them to the table ({add}), or "
+        "set this file aside (loadstar skip KEY --reason ...)"
     )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

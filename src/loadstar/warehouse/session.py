@@ -236,7 +236,8 @@ class Warehouse:
             row = self.conn.execute("SELECT current_schema()").fetchone()
         except psycopg.Error as exc:
             raise classify(exc) from exc
-        return schema or str(row[0] if row else "public")
+        found = row[0] if row else None
+        return schema or (str(found) if found else "(none: the search path names no schema)")
 
     def write(self, plan: LoadPlan, batches: Iterable[pa.RecordBatch]) -> WriteResult:
         """Rows that come from no file (`load_to_warehouse`), in one transaction; no ledger."""
