@@ -4,6 +4,7 @@ the README fits on a few screens, and the site builds with every link checked.""
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shlex
@@ -113,7 +114,10 @@ def commands_in(block: Block) -> Iterator[Command]:
         text = line.strip().removeprefix("$ ")
         found = [text] if text.startswith("loadstar ") else _SUBSTITUTED.findall(text)
         for command in found:
-            argv = shlex.split(command, comments=True)[1:]
+            words = shlex.shlex(command, posix=True, punctuation_chars=";&|<>")
+            words.whitespace_split = True
+            words.commenters = "#"
+            argv = list(itertools.takewhile(lambda w: w.strip(";&|<>"), words))[1:]
             yield Command(block.path, number, tuple(argv))
 
 
