@@ -6,8 +6,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
-from loadstar.shape.failures import first_failure, show
+from loadstar.shape.failures import first_failure, first_true, show
 
 
 def digits_as_integers(array: pa.Array[Any]) -> object:
@@ -86,3 +87,17 @@ def test_a_date64_beyond_python_is_shown_in_milliseconds() -> None:
 def test_a_date32_beyond_python_is_shown_in_days() -> None:
     array = beyond_python([0, 2**30], pa.int32(), pa.date32())
     assert show(array, 1) == f"{2**30} days from 1970-01-01"
+
+
+@pytest.mark.parametrize(
+    ("mask", "found"),
+    [
+        ([None, False, True, None, True], 2),
+        ([None, None], None),
+        ([], None),
+        ([False, None], None),
+        ([True], 0),
+    ],
+)
+def test_the_first_true_value_passes_over_nulls(mask: list[bool | None], found: int | None) -> None:
+    assert first_true(pa.array(mask, pa.bool_())) == found

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from loadstar.shape.scalars import scalar
 
-_TRUE, _FALSE = scalar(True, pa.bool_()), scalar(False, pa.bool_())
+_TRUE = scalar(True, pa.bool_())
 
 
 class CastFailure(Exception):
@@ -25,8 +25,7 @@ class CastFailure(Exception):
 
 def first_true(mask: pa.Array[Any]) -> int | None:
     """Index of the first true value of a boolean mask (nulls count as false)."""
-    if mask.null_count:
-        mask = mask.fill_null(_FALSE)
+    # any() and index() pass over nulls: a null is never the true value sought.
     if not pc.any(mask).as_py():
         return None
     return int(pc.index(mask, _TRUE).as_py())
