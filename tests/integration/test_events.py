@@ -954,7 +954,8 @@ class TestListing:
         capsys.readouterr()
         assert main(["run", "--full-listing", "--json"]) == EXIT_OK
         summary = json.loads(capsys.readouterr().out)
-        assert summary["tables"]["dim_staff"]["loaded"] == [late]
+        [staff_table] = [t for t in summary["tables"] if t["name"] == "dim_staff"]
+        assert staff_table["loaded"] == [late]
         assert loaded_keys(db) == {first, late, last}
         assert department(db, 1) == "Last"  # an older file never overwrites newer values
         assert department(db, 2) == "Late"

@@ -223,7 +223,7 @@ def test_a_bucket_of_parquet_no_table_claims_fails_the_run_loudly(
     capsys.readouterr()
     assert main(["run"]) == EXIT_FAILED
     out = capsys.readouterr().out
-    assert "2 data file(s) in the bucket that no table claims" in out
+    assert "2 data files in the bucket that no table claims" in out
 
 
 def test_a_bucket_of_nothing_that_looks_like_data_stays_quiet(
@@ -273,7 +273,7 @@ def test_plan_and_status_list_what_no_table_claims(
     assert data["unclaimed"] == {"count": 3, "examples": nobodys}
     main([command])
     text = capsys.readouterr().out
-    assert "3 data file(s) in the bucket that no table claims" in text
+    assert "3 data files in the bucket that no table claims" in text
 
 
 # -- the proposal's functions, as its users call them ---------------------------------------
