@@ -90,3 +90,22 @@ def test_the_newest_loaded_file_is_the_latest_instant_then_the_greatest_key(conn
     record(conn, source("dimension/staff-z.parquet"), Status.FAILED)  # not loaded: not counted
     assert ledger.newest_loaded(conn, SCHEMA, BUCKET, TABLE) == (tie.instant, tie.key)
     assert ledger.newest_loaded(conn, SCHEMA, "other-bucket", TABLE) is None
+
+
+def test_each_skip_adds_its_reason_below_the_earlier_ones_and_returns_the_trail(
+    conn: Conn,
+) -> None:
+    file = source()
+    assert record(conn, file, Status.FAILED, "bad value in row 3")
+    first = ledger.skip(conn, SCHEMA, BUCKET, file.key, "hold for review")
+    assert first == "failed: bad value in row 3\nhold for review"
+    second = ledger.skip(conn, SCHEMA, BUCKET, file.key, "reissued upstream")
+    assert second == "failed: bad value in row 3\nhold for review\nreissued upstream"
+    assert ledger_rows(conn)[file.key]["reason"] == second
+    untried = source("dimension/staff-2024-05-25.parquet")
+    assert record(conn, untried, Status.OUT_OF_ORDER, "")
+    assert ledger.skip(conn, SCHEMA, BUCKET, untried.key, "not needed") == "not needed"
+    loaded = source("dimension/staff-2024-05-26.parquet")
+    assert load(conn, loaded)
+    assert ledger.skip(conn, SCHEMA, BUCKET, loaded.key, "too late") is None
+    assert ledger_rows(conn)[loaded.key]["status"] == "loaded"
