@@ -97,6 +97,7 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         IT + "test_exactness.py::test_a_dimension_keyed_by_an_always_generated_identity",
         # the fact rows COPYed straight into the table: the role without the replica grant
         IT + "test_privileges.py::test_the_documented_role_loads_everything",
+        IT + "test_privileges.py::test_without_the_replica_grant_foreign_keys_are_checked_row",
     ),
     "loadstar.warehouse.foreign_keys": (
         *WAREHOUSE_EDGES,

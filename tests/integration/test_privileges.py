@@ -62,6 +62,8 @@ def test_without_the_replica_grant_foreign_keys_are_checked_row_by_row(
     assert "sales_staff_id" in reason
     assert "4242" in reason
     assert "is not present in table" in reason  # PostgreSQL's own per-row check said so
+    # the foreign key's constraint named back to its column, which only the table knows
+    assert "table public.fact_sales_order, column sales_staff_id: the warehouse rejected" in reason
     assert warehouse_facts(db) == expected_facts(files[:1])
     assert ledger(db)[files[1].key]["status"] == "failed"
 
