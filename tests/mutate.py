@@ -98,6 +98,7 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         # the fact rows COPYed straight into the table: the role without the replica grant
         IT + "test_privileges.py::test_the_documented_role_loads_everything",
         IT + "test_privileges.py::test_without_the_replica_grant_foreign_keys_are_checked_row",
+        IT + "test_privileges.py::test_a_fact_without_a_version_key_is_copied_straight",
     ),
     "loadstar.warehouse.foreign_keys": (
         *WAREHOUSE_EDGES,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -13,10 +14,11 @@ from psycopg import sql
 from conftest import ROLE
 from loadstar import LoadFailedError, lambda_handler
 from loadstar.cli import EXIT_CONFIG, EXIT_OK, main
+from loadstar.config import default_catalogue
 from loadstar.dev.sample import dimension_files, fact_files, terrific_totes
 from loadstar.errors import LedgerError
 from loadstar.warehouse.ledger import ensure_ledger
-from support import Conn, expected_facts, ledger, put_files, warehouse_facts
+from support import Conn, count, expected_facts, ledger, put_files, warehouse_facts
 
 
 def test_the_documented_role_loads_everything(
@@ -168,3 +170,36 @@ def test_a_statement_the_warehouse_refuses_is_a_clean_error(
     assert "(42501): permission denied" in err
     assert "Traceback" not in err
     assert "hint: grant the loader role the privileges in docs/deploying/iam.md" in err
+
+
+def test_a_fact_without_a_version_key_is_copied_straight_into_its_table_by_the_role(
+    as_loader: str,
+    s3: S3Client,
+    bucket: str,
+    db: Conn,
+    log_lines: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dims = [s.name for s in default_catalogue() if s.kind == "dimension"]
+    config = tmp_path / "loadstar.toml"
+    config.write_text(
+        "".join(f"[tables.{name}]\n" for name in dims)
+        + "[tables.fact_sales_order]\nversion_key = []\n"
+    )
+    monkeypatch.setenv("LOADSTAR_CONFIG", str(config))
+    # a fact kept as an append-only log: no version, so nothing keeps a row unique
+    db.execute("ALTER TABLE fact_sales_order DROP CONSTRAINT IF EXISTS fact_sales_order_version")
+    db.execute("DROP INDEX IF EXISTS fact_sales_order_version")
+    files = terrific_totes(2, 10)
+    put_files(s3, bucket, files)
+    assert lambda_handler({}, None)["status"] == "loaded"
+    facts = [
+        line for line in log_lines.events("file_loaded") if line["table"] == "fact_sales_order"
+    ]
+    assert len(facts) == 2
+    assert {(line["copy_format"], line["foreign_keys"]) for line in facts} == {
+        ("binary", "per_row")
+    }
+    fact_rows = sum(f.data.num_rows for f in files if f.table == "fact_sales_order")
+    assert count(db, "fact_sales_order") == fact_rows  # appended whole: no version key
