@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 import pytest
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
@@ -479,11 +480,35 @@ def test_ignore_never_drops_a_column_the_table_has(
     [location] = [f for f in dimension_files() if f.table == "dim_location"]
     put_files(s3, bucket, [location])
     config = tmp_path / "loadstar.toml"
-    config.write_text('[tables.dim_location]\nignore = ["district"]\n')
-    code, summary = as_json(capsys, "run", "--config", str(config))
-    assert code != EXIT_OK
-    [table] = [t for t in summary["tables"] if t["name"] == "dim_location"]
-    assert (
-        "ignore of dim_location names 'district', which public.dim_location has" in (table["error"])
+    for written in ("district", "District"):  # file columns match in any case
+        config.write_text(f'[tables.dim_location]\nignore = ["{written}"]\n')
+        code, summary = as_json(capsys, "run", "--config", str(config))
+        assert code != EXIT_OK
+        [table] = [t for t in summary["tables"] if t["name"] == "dim_location"]
+        names = f"ignore of dim_location names {written!r}, which public.dim_location has"
+        assert names in table["error"]
+        assert count(db, "dim_location") == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_ignored_columns_of_any_type_leave_every_other_value_exact(
+    s3: S3Client, bucket: str, db: Conn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [staff] = [f for f in dimension_files() if f.table == "dim_staff"]
+    rows = staff.data.num_rows
+    extra = (
+        staff.data.append_column("tags", pa.array([["a", "b"]] * rows, pa.list_(pa.string())))
+        .append_column("meta", pa.array([{"x": 1}] * rows, pa.struct([("x", pa.int64())])))
+        .append_column("src", pa.array(["etl"] * rows).dictionary_encode())
     )
-    assert count(db, "dim_location") == 0
+    put_table(s3, bucket, staff.key, extra)
+    config = tmp_path / "loadstar.toml"
+    config.write_text('[tables.dim_staff]\nignore = ["tags", "meta", "src"]\n')
+    code, _ = as_json(capsys, "run", "--config", str(config))
+    assert code == EXIT_OK
+    columns = staff.data.column_names
+    query = sql.SQL("SELECT {} FROM dim_staff ORDER BY staff_id").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    stored = [dict(zip(columns, row, strict=True)) for row in db.execute(query).fetchall()]
+    assert stored == sorted(staff.data.to_pylist(), key=lambda r: r["staff_id"])

@@ -69,7 +69,9 @@ def check_table(spec: TableSpec, table: TableInfo) -> None:
                 table=table.qualified_name,
                 hint="fix the version_key in the catalogue, or add the column",
             )
-    kept = sorted(name for name in spec.ignore if table.column(name) is not None)
+    # A file column matches a table column whatever its case, so ignore must not either.
+    names = {c.name.lower() for c in table.columns}
+    kept = sorted(name for name in spec.ignore if name.lower() in names)
     if kept:
         raise TableError(
             f"ignore of {spec.name} names {', '.join(map(repr, kept))}, which "
