@@ -512,3 +512,15 @@ def test_ignored_columns_of_any_type_leave_every_other_value_exact(
     )
     stored = [dict(zip(columns, row, strict=True)) for row in db.execute(query).fetchall()]
     assert stored == sorted(staff.data.to_pylist(), key=lambda r: r["staff_id"])
+
+
+def test_a_stack_directory_the_embedded_server_cannot_use_is_refused_before_starting(
+    tmp_path: Path,
+) -> None:
+    where = tmp_path / "with space" / "stack"
+    up = piped("local", "up", "--dir", str(where), "--json")
+    assert up.returncode == EXIT_CONFIG
+    error = json.loads(up.stdout)["error"]
+    assert error["type"] == "StackError"
+    assert "cannot run under a path with spaces" in error["message"]
+    assert not where.exists()

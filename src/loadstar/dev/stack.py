@@ -76,6 +76,12 @@ def up(workdir: Path, *, bucket: str = BUCKET, sample: bool = False) -> tuple[St
     running = status(workdir)
     if running is not None:
         return running, False
+    if any(c.isspace() for c in str(workdir.resolve())):
+        # The embedded server's start script splits its socket path on spaces.
+        raise StackError(
+            f"the embedded PostgreSQL cannot run under a path with spaces ({workdir.resolve()}); "
+            "choose another --dir"
+        )
     if workdir.exists() and any(workdir.iterdir()) and not (workdir / MARKER).exists():
         raise StackError(
             f"{workdir} holds files that are not a loadstar local stack's; "
@@ -97,8 +103,8 @@ def up(workdir: Path, *, bucket: str = BUCKET, sample: bool = False) -> tuple[St
     while (stack := _read(workdir)) is None:
         if process.poll() is not None:
             raise StackError(
-                f"the local stack stopped while starting (exit {process.returncode}); "
-                f"its log: {workdir / LOG_FILE}"
+                f"the local stack stopped while starting (exit {process.returncode}): "
+                f"{_last_line(workdir / LOG_FILE)}"
             )
         if time.monotonic() > deadline:
             process.terminate()
@@ -153,6 +159,15 @@ def _prepare(stack: Stack, *, sample: bool) -> None:
     s3.create_bucket(Bucket=stack.bucket)
     if sample:
         write_files(s3, stack.bucket, terrific_totes())
+
+
+def _last_line(log: Path) -> str:
+    """The log's last line, which says why a start failed."""
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log was written"
+    return lines[-1] if lines else "the log is empty"
 
 
 def _read(workdir: Path) -> Stack | None:
