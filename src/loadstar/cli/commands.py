@@ -88,11 +88,7 @@ def _setup_problem(data: dict[str, Any]) -> tuple[str, str, str | None, list[str
     if error is not None and error["type"] in _SETTINGS_ERRORS:
         names = [t["name"] for t in data["tables"]]
         return error["type"], error["message"], error.get("hint") or SETTINGS_HINT, names
-    missing = [
-        t["name"]
-        for t in data["tables"]
-        if t.get("error_detail", {}).get("type") == "MissingTableError"
-    ]
+    missing = _missing_tables(data)
     if not missing:
         return None
     details = next(t["error_detail"] for t in data["tables"] if t["name"] == missing[0])
@@ -156,7 +152,12 @@ def status(args: argparse.Namespace) -> int:
 
 def _missing_tables(data: dict[str, Any]) -> list[str]:
     """The catalogued tables the warehouse does not have: its set-up needs a fix (exit 2)."""
-    return [t["name"] for t in data["tables"] if t.get("error_type") == "MissingTableError"]
+    return [
+        t["name"]
+        for t in data["tables"]
+        # plan and status say error_type; a run's tables keep the error's fields whole
+        if (t.get("error_type") or t.get("error_detail", {}).get("type")) == "MissingTableError"
+    ]
 
 
 def history(args: argparse.Namespace) -> int:
