@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from loadstar.source.discovery import SourceFile
-from loadstar.telemetry.progress import TerminalProgress, human_size, render
+from loadstar.telemetry.progress import TerminalProgress, render
+from loadstar.telemetry.wording import human_size
 
 FILE = SourceFile(
     key="fact/sales_order-2024-05-24.parquet",

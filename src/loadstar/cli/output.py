@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from loadstar.telemetry.progress import human_size as size
+from loadstar.telemetry.wording import human_size as size
+from loadstar.telemetry.wording import plural
 
 __all__ = ["fancy", "instant", "plain_table", "plural", "size", "table", "to_json"]
 
@@ -38,11 +39,6 @@ def _default(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 file``, ``2 files``, ``1,204 rows``."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def fancy() -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 from loadstar.config import Settings, TableSpec
 from loadstar.errors import ConfigError
 from loadstar.ops.skip import OPERATOR
+from loadstar.telemetry.wording import plural
 from loadstar.warehouse import (
     Freshness,
     HourActivity,
@@ -67,7 +68,7 @@ class Window:
     @property
     def span(self) -> str:
         """``day`` or ``7 days``, as in "the last 7 days"."""
-        return "day" if self.days == 1 else _count(self.days, "day")
+        return "day" if self.days == 1 else plural(self.days, "day")
 
 
 def write_html_report(
@@ -162,7 +163,7 @@ def render(settings: Settings, bucket: str, found: Freshness, window: Window, no
             f"<h1>Freshness of <code>s3://{_e(bucket)}</code></h1>",
             f'<p class="muted">Generated {_time(now)} from the ledger '
             f"<code>{_e(settings.ledger_schema)}.load_ledger</code>. Charts cover the last "
-            f"{window.span} ({_count(window.hours, 'hour')}), in UTC.</p>",
+            f"{window.span} ({plural(window.hours, 'hour')}), in UTC.</p>",
             "</header>",
             "<main>",
             *sections,
@@ -216,9 +217,9 @@ def _table_section(
     kind = f' <span class="kind">{_e(spec.kind)}</span>' if spec else ""
     files = sum(h.files for h in hours)
     rows = sum(h.rows for h in hours)
-    problems = [_count(table.failed, "failed file"), _count(table.skipped, "skipped file")]
+    problems = [plural(table.failed, "failed file"), plural(table.skipped, "skipped file")]
     if table.out_of_order:
-        problems.append(f"{_count(table.out_of_order, 'file')} out of order")
+        problems.append(f"{plural(table.out_of_order, 'file')} out of order")
     return "\n".join(
         [
             f'<section class="table" id="{_anchor(table.table)}">',
@@ -231,15 +232,15 @@ def _table_section(
             "<div><dt>Since the last load</dt><dd>"
             + _maybe_duration(_age(table, now))
             + "</dd></div>",
-            f"<div><dt>Loaded</dt><dd>{_count(table.files_loaded, 'file')}, "
-            f"{_count(table.rows_written, 'row')} written</dd></div>",
+            f"<div><dt>Loaded</dt><dd>{plural(table.files_loaded, 'file')}, "
+            f"{plural(table.rows_written, 'row')} written</dd></div>",
             f"<div><dt>Not loaded</dt><dd>{', '.join(problems)}</dd></div>",
             "</dl>",
             "<figure>",
             _chart(table.table, hours, window),
             f"<figcaption>Rows written per hour (bar height), the last {window.span}: "
-            f"{_count(files, 'file')}, {_count(rows, 'row')} "
-            f"in {_count(len(hours), 'hour')}. Each bar's tooltip gives its hour.</figcaption>",
+            f"{plural(files, 'file')}, {plural(rows, 'row')} "
+            f"in {plural(len(hours), 'hour')}. Each bar's tooltip gives its hour.</figcaption>",
             "</figure>",
             "</section>",
         ]
@@ -278,7 +279,7 @@ def _chart(table: str, hours: list[HourActivity], window: Window) -> str:
         # A file whose rows were all written before still loaded: it keeps a sliver.
         height = max(2.0, hour.rows / most * plot_height) if most else 2.0
         tip = (
-            f"{hour.hour:%Y-%m-%d %H}:00Z: {_count(hour.files, 'file')}, {_count(hour.rows, 'row')}"
+            f"{hour.hour:%Y-%m-%d %H}:00Z: {plural(hour.files, 'file')}, {plural(hour.rows, 'row')}"
         )
         parts.append(
             f'<rect class="bar" x="{_LEFT + index * slot + gap:.2f}" y="{base - height:.2f}" '
@@ -325,7 +326,7 @@ def _problems(problems: Sequence[ProblemFile], total: int) -> str:
         f'<td><span class="badge">{_e(p.status.replace("_", " "))}</span></td>'
         f'<td><code class="key">{_e(p.key)}</code></td>'
         f'<td class="reason">{_e(p.reason)}</td>'
-        f'<td class="n">{_count(p.attempts, "attempt")}</td>'
+        f'<td class="n">{plural(p.attempts, "attempt")}</td>'
         f"<td>{_time(p.file_instant)}</td>"
         f"<td>{_time(p.updated_at)}</td>"
         "</tr>"
@@ -387,10 +388,6 @@ def _iso(moment: datetime) -> str:
 def _time(moment: datetime) -> str:
     text = _iso(moment)
     return f'<time datetime="{text}">{text}</time>'
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun if number == 1 else noun + 's'}"
 
 
 def _anchor(table: str) -> str:

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from loadstar.telemetry.wording import human_size
+
 _BAR = 24
 _REDRAW_SECONDS = 0.1
 
@@ -36,13 +38,3 @@ def render(table: str, key: str, size: int, done: int, total: int) -> str:
         f"{table} {name} [{bar:<{_BAR}}] {fraction:4.0%} "
         f"{done:,}/{total:,} rows, {human_size(size * fraction)}/{human_size(size)}"
     )
-
-
-def human_size(count: float) -> str:
-    """Bytes as a person reads them: ``812 B``, ``9.6 kB``, ``1.3 MB``, ``2.1 GB``."""
-    units = (("B", 1.0), ("kB", 1e3), ("MB", 1e6), ("GB", 1e9))
-    at = max([0, *(i for i, (_, scale) in enumerate(units) if count >= scale)])
-    if at and at < len(units) - 1 and round(count / units[at][1], 1) >= 1000:
-        at += 1  # 999,960 bytes is 1.0 MB, not 1000.0 kB
-    unit, scale = units[at]
-    return f"{count:.0f} B" if at == 0 else f"{count / scale:.1f} {unit}"
