@@ -71,6 +71,13 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "loadstar.shape.instants": ("tests/unit/",),
     "loadstar.shape.text": ("tests/unit/",),
     "loadstar.shape.failures": ("tests/unit/",),
+    # which file columns load, and which are dropped (ignore) or refused
+    "loadstar.shape.mapping": (
+        "tests/unit/",
+        IT + "test_columns.py",
+        IT + "test_operator.py::test_an_unknown_column",
+        IT + "test_operator.py::test_ignore",
+    ),
     "loadstar.warehouse.errors": (
         *WAREHOUSE_EDGES,
         "tests/unit/",
