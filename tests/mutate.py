@@ -16,7 +16,12 @@ script prints for it, then a reason:
     loadstar.warehouse.write.x__upsert__mutmut_17 ec0cf39aae  # EXCLUDED -> excluded
 
 It is not listed again while the mutant is the same change; once its function
-is edited the fingerprint no longer matches, and it is listed again.
+is edited the fingerprint no longer matches, and it is listed again. A recorded
+equivalent is not run: no test told it from the original, and the slowest
+mutants to run are exactly these, since each runs every test its module
+selects. Its session selects no test; after the run, the recorded ones whose
+fingerprint no longer matches are run again, in full (``--equivalents`` runs
+them all, e.g. to see whether a new test now kills one).
 
 mutants/ is a cache: a later run tests only the mutants of functions that
 changed (a change to [tool.mutmut] retests everything). A change to the tests
@@ -26,6 +31,7 @@ alone retests nothing: use --retest, or delete mutants/ to start over.
     python tests/mutate.py --report     # report on the last run
     python tests/mutate.py NAME...      # rerun these mutants (globs allowed)
     python tests/mutate.py --retest     # rerun the survivors, e.g. after adding tests
+    python tests/mutate.py --equivalents  # run the recorded equivalents too
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.txt"
+NOT_RUN = "LOADSTAR_MUTANTS_NOT_RUN"
+"""The recorded equivalents' names, for `tests_for` (the environment of mutmut's sessions)."""
 IT = "tests/integration/"
 
 # The warehouse modules' edge tests hold behaviours that cross them (a write's
@@ -141,6 +149,8 @@ COLUMNS = ("killed", "typecheck", "survived", "no tests", "equivalent")
 
 def tests_for(mutant: str) -> tuple[str, ...] | None:
     """Node id prefixes of the tests a mutant (``module.x_function__mutmut_N``) may run."""
+    if mutant in os.environ.get(NOT_RUN, "").split():
+        return ()
     return MODULE_TESTS.get(mutant.split(".x", 1)[0])
 
 
@@ -162,7 +172,7 @@ def start_stacks(workdir: Path, count: int) -> list[LocalServices]:
     return stacks
 
 
-def run_mutmut(max_children: int, names: list[str]) -> int:
+def run_mutmut(max_children: int, names: list[str], not_run: set[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="loadstar-mutate-") as workdir:
         stacks = start_stacks(Path(workdir), max_children)
         try:
@@ -177,6 +187,7 @@ def run_mutmut(max_children: int, names: list[str]) -> int:
             env = {
                 **os.environ,
                 "LOADSTAR_TEST_STACKS": json.dumps(attach),
+                NOT_RUN: " ".join(sorted(not_run)),
                 # [tool.mutmut] type_check_command runs `python -m mypy` from this venv
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             }
@@ -189,6 +200,10 @@ def run_mutmut(max_children: int, names: list[str]) -> int:
         finally:
             for s in stacks:
                 s.stop()
+
+
+def fingerprint(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:10]
 
 
 def recorded_equivalents() -> set[tuple[str, str]]:
@@ -260,7 +275,7 @@ def report() -> int:
                 counts[str(path)][status] += 1
                 continue
             line, lines = change(name, str(path))
-            mark = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:10]
+            mark = fingerprint(lines)
             if (name, mark) in equivalent:
                 counts[str(path)]["equivalent"] += 1
                 continue
@@ -279,8 +294,9 @@ def report() -> int:
     return 1 if listed else 0
 
 
-def survivors() -> list[str]:
-    """The mutants the last run let live: mutmut keeps their verdict when only tests change."""
+def survivors(equivalent: set[tuple[str, str]]) -> list[str]:
+    """The mutants the last run let live and not recorded as equivalent (or recorded for a
+    change they no longer make): mutmut keeps their verdict when only tests change."""
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.utils.file_utils import walk_mutatable_files
 
@@ -289,7 +305,11 @@ def survivors() -> list[str]:
     for path in walk_mutatable_files():
         data = SourceFileMutationData(path=path)
         data.load()
-        names += [n for n, code in data.exit_code_by_key.items() if code in (0, 5, 33)]
+        for name, code in data.exit_code_by_key.items():
+            if code in (0, 5, 33) and (name, fingerprint(change(name, str(path))[1])) not in (
+                equivalent
+            ):
+                names.append(name)
     return names
 
 
@@ -297,14 +317,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Mutation testing; see tests/mutate.py.")
     parser.add_argument("--report", action="store_true", help="only report on the last run")
     parser.add_argument("--retest", action="store_true", help="run the survivors again")
+    parser.add_argument(
+        "--equivalents", action="store_true", help="run the recorded equivalents too"
+    )
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("names", nargs="*", help="mutants to run again (names or globs)")
     args = parser.parse_args()
     if not args.report:
-        names = args.names + (survivors() if args.retest else [])
-        code = run_mutmut(args.max_children, names)
+        equivalent = recorded_equivalents()
+        # a mutant named on the command line runs, even a recorded one
+        not_run = set() if args.equivalents else {n for n, _ in equivalent} - set(args.names)
+        names = args.names + (survivors(equivalent) if args.retest else [])
+        code = run_mutmut(args.max_children, names, not_run)
         if code:
             return code
+        # a recorded equivalent whose function changed is a new mutant: run it
+        stale = [n for n in survivors(equivalent) if n in not_run]
+        if stale:
+            print(f"\n{len(stale)} recorded equivalents changed; running them")
+            code = run_mutmut(args.max_children, stale, set())
+            if code:
+                return code
     return report()
 
 

@@ -186,3 +186,45 @@ def test_an_empty_table_of_rows_prints_its_headers() -> None:
     from loadstar.cli.output import plain_table
 
     assert plain_table(None, ["table", "files"], []) == "table  files"
+
+
+@pytest.mark.parametrize(
+    ("unknown", "expected"),
+    [
+        (
+            ["discount"],
+            "unknown column 'discount': the table has no such column (it has sales_record_id, "
+            "sales_order_id, units_sold, note). Either map each to a column (rename = "
+            '{ "discount" = "<column>" } in [tables.fact_sales_order]), drop them (ignore = '
+            '["discount"] in [tables.fact_sales_order]), add them to the table (ALTER TABLE '
+            '"public"."fact_sales_order" ADD COLUMN "discount" <type>), or set this file aside '
+            "(loadstar skip KEY --reason ...)",
+        ),
+        (
+            ["discount", "coupon"],
+            "unknown columns 'discount', 'coupon': the table has no such column (it has "
+            "sales_record_id, sales_order_id, units_sold, note). Either map each to a column "
+            '(rename = { "discount" = "<column>" } in [tables.fact_sales_order]), drop them '
+            '(ignore = ["discount", "coupon"] in [tables.fact_sales_order]), add them to the '
+            'table (ALTER TABLE "public"."fact_sales_order" ADD COLUMN "discount" <type>; '
+            'ALTER TABLE "public"."fact_sales_order" ADD COLUMN "coupon" <type>), or set this '
+            "file aside (loadstar skip KEY --reason ...)",
+        ),
+    ],
+)
+def test_the_unknown_column_message_lists_each_column_and_each_way_out(
+    unknown: list[str], expected: str
+) -> None:
+    with pytest.raises(BadFileError) as refused:
+        plan_columns(schema("sales_order_id", "units_sold", *unknown), FACT_SPEC, FACT)
+    # the scope first: the column named is the first unknown one
+    assert str(refused.value) == f"table public.fact_sales_order, column discount: {expected}"
+
+
+def test_the_index_advice_names_the_table_and_every_version_key_column() -> None:
+    assert index_advice(SALES, FACT) == (
+        "no index on the version key of public.fact_sales_order: every file's de-duplication "
+        "reads the whole table; create one with CREATE UNIQUE INDEX ON "
+        '"public"."fact_sales_order" ("sales_order_id", "last_updated_date", '
+        '"last_updated_time")'
+    )
