@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from loadstar.config import table_from_entry
+from loadstar.config import TableSpec, table_from_entry
 from loadstar.errors import BadFileError, TableError
 from loadstar.shape.mapping import check_table, index_advice, plan_columns
 from loadstar.shape.table import Column, TableInfo
@@ -227,4 +227,154 @@ def test_the_index_advice_names_the_table_and_every_version_key_column() -> None
         "reads the whole table; create one with CREATE UNIQUE INDEX ON "
         '"public"."fact_sales_order" ("sales_order_id", "last_updated_date", '
         '"last_updated_time")'
+    )
+
+
+def refusal(spec: TableSpec, table: TableInfo) -> tuple[str, str | None, str | None]:
+    with pytest.raises(TableError) as refused:
+        check_table(spec, table)
+    return str(refused.value), refused.value.table, refused.value.hint
+
+
+@pytest.mark.parametrize(
+    ("entry", "table", "message", "hint"),
+    [
+        (
+            ("dim_counterparty", {}),
+            TableInfo("public", "dim_counterparty", DIM.columns, ()),
+            "dimension table public.dim_counterparty has no primary key",
+            "loadstar upserts dimensions on their primary key: add one",
+        ),
+        (
+            ("fact_sales_order", {"version_key": ["sales_order_id", "nope"]}),
+            FACT,
+            "version_key of fact_sales_order names column 'nope', which "
+            "public.fact_sales_order does not have",
+            "fix the version_key in the catalogue, or add the column",
+        ),
+        (
+            ("fact_sales_order", {"version_key": [], "ignore": ["extra", "NOTE"]}),
+            FACT,
+            "ignore of fact_sales_order names 'NOTE', which public.fact_sales_order has: "
+            "loading would drop the files' values for it",
+            "ignore is for file columns the table has no place for; remove these from it",
+        ),
+        (
+            ("fact_sales_order", {"version_key": [], "ignore": ["units_sold", "note", "x"]}),
+            FACT,
+            "ignore of fact_sales_order names 'note', 'units_sold', which "
+            "public.fact_sales_order has: loading would drop the files' values for them",
+            "ignore is for file columns the table has no place for; remove these from it",
+        ),
+        (
+            ("fact_sales_order", {"version_key": [], "rename": {"qty": "quantity"}}),
+            FACT,
+            "rename of fact_sales_order maps 'qty' to 'quantity', which "
+            "public.fact_sales_order does not have",
+            "fix the rename in the catalogue, or add the column",
+        ),
+    ],
+    ids=["dimension without key", "version key", "ignore one", "ignore two", "rename"],
+)
+def test_a_catalogue_entry_the_table_contradicts_is_refused_naming_both(
+    entry: tuple[str, dict[str, object]], table: TableInfo, message: str, hint: str
+) -> None:
+    assert refusal(table_from_entry(*entry), table) == (message, table.qualified_name, hint)
+
+
+def test_columns_after_an_ignored_one_still_load() -> None:
+    plan = plan_columns(
+        schema("__index_level_0__", "sales_order_id", "__index_level_1__", "units_sold"),
+        FACT_SPEC,
+        FACT,
+    )
+    assert plan.target_names == ("sales_order_id", "units_sold")
+    assert plan.ignored == ("__index_level_0__", "__index_level_1__")
+
+
+def test_columns_whose_names_differ_only_in_case_each_take_their_own() -> None:
+    # PostgreSQL keeps quoted names' case: "Note" and note are two columns.
+    table = TableInfo(
+        "public", "dim_x", (column("id", not_null=True), column("Note"), column("note")), ("id",)
+    )
+    plan = plan_columns(schema("note", "id", "Note"), table_from_entry("dim_x", {}), table)
+    assert [(m.source, m.column.name) for m in plan.columns] == [
+        ("note", "note"),
+        ("id", "id"),
+        ("Note", "Note"),
+    ]
+    with pytest.raises(BadFileError, match="unknown column 'NOTE'"):
+        plan_columns(schema("id", "NOTE"), table_from_entry("dim_x", {}), table)
+
+
+def file_refusal(names: tuple[str, ...], spec: TableSpec, table: TableInfo) -> BadFileError:
+    with pytest.raises(BadFileError) as refused:
+        plan_columns(schema(*names), spec, table)
+    return refused.value
+
+
+IDENTITY_DIM = TableInfo(
+    "public",
+    "dim_x",
+    (column("id", not_null=True, generated=True), column("name", not_null=True)),
+    ("id",),
+)
+
+
+@pytest.mark.parametrize(
+    ("names", "spec", "table", "column_", "message"),
+    [
+        (
+            ("counterparty_id", "counterparty_legal_phone", "counterparty_legal_phone_number"),
+            DIM_SPEC,
+            DIM,
+            "counterparty_legal_phone_number",
+            "columns 'counterparty_legal_phone' and 'counterparty_legal_phone_number' both map "
+            "to 'counterparty_legal_phone_number'",
+        ),
+        (
+            ("sales_order_id",),
+            FACT_SPEC,
+            FACT,
+            "units_sold",
+            "the file has no column 'units_sold', which the table needs (NOT NULL)",
+        ),
+        (
+            ("units_sold", "note"),
+            FACT_SPEC,
+            FACT,
+            "sales_order_id",  # NOT NULL and the version key: NOT NULL is said first
+            "the file has no column 'sales_order_id', which the table needs (NOT NULL)",
+        ),
+        (
+            ("sales_order_id", "units_sold"),
+            table_from_entry("fact_sales_order", {"version_key": ["sales_order_id", "note"]}),
+            FACT,
+            "note",  # nullable, but the version key
+            "the file has no column 'note', which the table needs (key column)",
+        ),
+        (
+            ("name",),
+            table_from_entry("dim_x", {}),
+            IDENTITY_DIM,
+            "id",  # the warehouse could generate it, but a dimension's rows are found by it
+            "the file has no column 'id', which the table needs (key column)",
+        ),
+    ],
+    ids=["two for one", "not null", "not null key", "version key", "dimension key"],
+)
+def test_a_file_whose_columns_cannot_fill_the_table_is_refused_naming_the_column(
+    names: tuple[str, ...], spec: TableSpec, table: TableInfo, column_: str, message: str
+) -> None:
+    refused = file_refusal(names, spec, table)
+    assert (refused.table, refused.column) == (table.qualified_name, column_)
+    assert str(refused) == f"table {table.qualified_name}, column {column_}: {message}"
+
+
+def test_a_file_of_only_ignored_columns_names_them_all() -> None:
+    refused = file_refusal(("__index_level_0__", "sales_record_id"), FACT_SPEC, FACT)
+    assert (refused.table, refused.column) == ("public.fact_sales_order", None)
+    assert str(refused) == (
+        "table public.fact_sales_order: none of the file's columns ('__index_level_0__', "
+        "'sales_record_id') is one loadstar loads: there is nothing to load"
     )
