@@ -107,47 +107,22 @@ def read_freshness(
     runs: int,
     not_runs: Sequence[str] = (),
 ) -> Freshness:
-    """`read` through a session: nothing yet when there is no ledger, loadstar's errors."""
+    """The ledger's account of ``tables``: loads per hour in [since, until), at most
+    ``problems`` problem files and ``runs`` runs (leaving out the ids in ``not_runs``);
+    nothing yet when there is no ledger."""
+    conn, schema, names = warehouse.conn, warehouse.schema, list(tables)
     try:
-        if not ledger.exists(warehouse.conn, warehouse.schema):
-            return Freshness.nothing(tables)
-        return read(
-            warehouse.conn,
-            warehouse.schema,
-            bucket,
-            tables,
-            since=since,
-            until=until,
-            problems=problems,
-            runs=runs,
-            not_runs=not_runs,
+        if not ledger.exists(conn, schema):
+            return Freshness.nothing(names)
+        totals = _totals(conn, schema, bucket, names)
+        return Freshness(
+            tables=[totals.get(name, TableActivity(name)) for name in names],
+            hours=_hours(conn, schema, bucket, names, since, until),
+            problems=_problems(conn, schema, bucket, names, problems),
+            runs=_runs(conn, schema, bucket, runs, list(not_runs)),
         )
     except psycopg.Error as exc:
-        raise classify_ledger(exc, warehouse.schema) from exc
-
-
-def read(
-    conn: Connection,
-    schema: str,
-    bucket: str,
-    tables: Sequence[str],
-    *,
-    since: datetime,
-    until: datetime,
-    problems: int,
-    runs: int,
-    not_runs: Sequence[str] = (),
-) -> Freshness:
-    """The ledger's account of ``tables``: loads per hour in [since, until), at most
-    ``problems`` problem files and ``runs`` runs (leaving out the ids in ``not_runs``)."""
-    names = list(tables)
-    totals = _totals(conn, schema, bucket, names)
-    return Freshness(
-        tables=[totals.get(name, TableActivity(name)) for name in names],
-        hours=_hours(conn, schema, bucket, names, since, until),
-        problems=_problems(conn, schema, bucket, names, problems),
-        runs=_runs(conn, schema, bucket, runs, list(not_runs)),
-    )
+        raise classify_ledger(exc, schema) from exc
 
 
 def _totals(
