@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint terraform docs browser unit integration mutate bench soak package clean
+.PHONY: install demo test lint terraform docs browser locale unit integration mutate bench soak package clean
 
 $(STAMP): pyproject.toml
 	@$(HOST_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 # Two processes, a test file each at a time: most tests wait on PostgreSQL,
 # S3 or a subprocess, so two keep two cores busy.
-test: lint terraform docs browser
+test: lint terraform docs browser locale
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
@@ -39,6 +39,10 @@ docs: $(STAMP)
 # Debian's headless Chromium, in which the HTML report's test renders the page.
 browser:
 	tests/ensure-chromium
+
+# The en_US.UTF-8 locale, for the warehouse whose collation is not C's.
+locale:
+	tests/ensure-locale
 
 # terraform fmt (and validate, where a provider mirror is at hand) and checkov
 terraform:

@@ -246,7 +246,7 @@ def newest_loaded(
             sql.SQL("""
                 SELECT file_instant, key FROM {}
                 WHERE bucket = %s AND table_name = %s AND status = 'loaded'
-                ORDER BY file_instant DESC, key DESC LIMIT 1
+                ORDER BY file_instant DESC, key COLLATE "C" DESC LIMIT 1
             """).format(ledger_table(schema)),
             (bucket, table),
         )

@@ -7,6 +7,11 @@ than that: a late older file still inserts keys the table has never seen and
 never overwrites newer values; a file loaded again (a replay) re-applies its
 own. Rows loaded before loadstar kept versions count as set by the newest
 file the ledger holds for the table.
+
+Files of one instant are ordered by key in code-point order, as loadstar
+sorts them in Python and S3 lists them; the warehouse's own collation (often
+a linguistic one, where "_a" sorts before "_B") must not decide, so every
+comparison of file keys here (and the ledger's newest file) is COLLATE "C".
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def upsert(cur: Cursor, plan: LoadPlan, stage: sql.Identifier, version: FileVers
                 WHERE NOT EXISTS (
                     SELECT FROM {versions} AS v
                     WHERE v.table_name = %(table)s AND v.row_key = {row_key}
-                      AND (v.file_instant, v.file_key) > (%(instant)s, %(key)s)
+                      AND (v.file_instant, v.file_key COLLATE "C") > (%(instant)s, %(key)s)
                 )
             ), written AS (
                 INSERT INTO {table} AS t ({columns}) {overriding}
@@ -97,7 +102,8 @@ def upsert(cur: Cursor, plan: LoadPlan, stage: sql.Identifier, version: FileVers
                 SELECT %(table)s, {fresh_key}, %(instant)s, %(key)s FROM fresh AS s
                 ON CONFLICT (table_name, row_key) DO UPDATE
                 SET file_instant = EXCLUDED.file_instant, file_key = EXCLUDED.file_key
-                WHERE (v.file_instant, v.file_key) <= (EXCLUDED.file_instant, EXCLUDED.file_key)
+                WHERE (v.file_instant, v.file_key COLLATE "C")
+                   <= (EXCLUDED.file_instant, EXCLUDED.file_key)
             )
             SELECT count(*) FROM written
         """).format(
@@ -128,7 +134,7 @@ def _seed(cur: Cursor, plan: LoadPlan, version: FileVersion) -> None:
             FROM {target} AS t, (
                 SELECT file_instant, key FROM {ledger}
                 WHERE table_name = %(table)s AND status = 'loaded'
-                ORDER BY file_instant DESC, key DESC LIMIT 1
+                ORDER BY file_instant DESC, key COLLATE "C" DESC LIMIT 1
             ) AS newest
             WHERE NOT EXISTS (SELECT FROM {versions} WHERE table_name = %(table)s)
             ON CONFLICT DO NOTHING
