@@ -100,6 +100,8 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         IT + "test_concurrency.py",
         IT + "test_privileges.py",
         IT + "test_bad_files.py::test_a_failed_file_is_retried",
+        # the newest loaded file, in loadstar's key order whatever the warehouse's collation
+        IT + "test_versions_edges.py::test_files_of_one_instant_apply_in_key_order",
     ),
     "loadstar.warehouse.write": (
         *WAREHOUSE_EDGES,

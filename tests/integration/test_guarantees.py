@@ -9,29 +9,21 @@ two date-times is ordered by its file name's.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 import pytest
 from mypy_boto3_s3 import S3Client
 from psycopg import sql
 
 from loadstar import LoadFailedError, lambda_handler, load_dim_tables
-from loadstar.dev.local import LocalServices
 from loadstar.dev.sample import dimension_files, fact_files, location_table
 from loadstar.source.parquet import BATCH_ROWS
-from loadstar.warehouse.ledger import newest_loaded
-from loadstar.warehouse.schema import init_warehouse
 from support import Conn, count, department, ledger, put_files, put_table, staff
 
 pytestmark = pytest.mark.usefixtures("env")
-
-EN_US = "en_US.UTF-8"
 
 
 # -- a dimension value changing to or from NULL is a change ---------------------------------
@@ -214,80 +206,6 @@ def test_files_of_one_instant_landing_together_apply_in_key_order(
     put_table(s3, bucket, pattern.format(n=0), staff([1], department="part 0"))
     load_dim_tables(bucket)
     assert department(db, 1) == "part 1"
-
-
-# Keys of one instant whose order in C (code points: S3's and loadstar's order) and in a
-# linguistic collation differ, and a third between the two in C's order.
-DISAGREEING_KEYS = [
-    pytest.param(
-        *(f"dimension/staff-2024-05-24 14:35:22.123456_{end}.parquet" for end in "BaZ"),
-        id="case",
-    ),
-    pytest.param(
-        *(f"dimension/staff-2024-05-24T14:35:22Z-x{end}.parquet" for end in ("-2", "_1", ".3")),
-        id="punctuation",
-    ),
-]
-
-
-@pytest.fixture
-def linguistic_warehouse(
-    stack: LocalServices, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
-) -> Iterator[Conn]:
-    """The test's warehouse, made again in a database whose default collation is en_US's,
-    as a cloud warehouse's often is (tests/ensure-locale makes the locale)."""
-    name = f"en_us_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 LOCALE {}").format(
-                sql.Identifier(name), sql.Literal(EN_US)
-            )
-        )
-    url = stack.database_url(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        init_warehouse(conn)
-        monkeypatch.setenv("LOADSTAR_DATABASE_URL", url)
-        yield conn
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.mark.parametrize(("first", "second", "between"), DISAGREEING_KEYS)
-@pytest.mark.parametrize("runs", [1, 2], ids=["one run", "two runs"])
-def test_files_of_one_instant_apply_in_key_order_whatever_the_warehouses_collation(
-    first: str,
-    second: str,
-    between: str,
-    runs: int,
-    s3: S3Client,
-    bucket: str,
-    linguistic_warehouse: Conn,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    db = linguistic_warehouse
-    assert sorted([second, between, first]) == [first, between, second]
-    in_warehouse = db.execute("SELECT %s::text < %s::text", (second, first)).fetchone()
-    assert in_warehouse == (True,)  # the collation disagrees with the files' order
-    put_table(s3, bucket, first, staff([1, 2], department="first"))
-    if runs == 2:
-        assert load_dim_tables(bucket)["tables"]["dim_staff"]["loaded"] == [first]
-    put_table(s3, bucket, second, staff([2], department="second"))
-    loaded = [first, second][runs - 1 :]  # what this run loads
-    assert load_dim_tables(bucket)["tables"]["dim_staff"]["loaded"] == loaded
-    assert (department(db, 1), department(db, 2)) == ("first", "second")
-    assert ledger(db)[second]["rows_written"] == 1
-    newest = newest_loaded(db, "loadstar", bucket, "dim_staff")
-    assert newest is not None
-    assert newest[1] == second  # as `loadstar status` shows it
-    versions = db.execute("SELECT row_key, file_key FROM loadstar.key_versions ORDER BY 1")
-    assert versions.fetchall() == [("(1)", first), ("(2)", second)]
-
-    # Rows an older loadstar loaded count as set by the newest file: the second, in C.
-    db.execute("DELETE FROM loadstar.key_versions")
-    monkeypatch.setenv("LOADSTAR_FULL_LISTING_INTERVAL_SECONDS", "0")
-    put_table(s3, bucket, between, staff([2, 3], department="between"))
-    assert load_dim_tables(bucket)["tables"]["dim_staff"]["loaded"] == [between]
-    assert [department(db, i) for i in (1, 2, 3)] == ["first", "second", "between"]
 
 
 # -- a key with two date-times is ordered by its file name's --------------------------------
